@@ -234,10 +234,15 @@ static int run_fields_same(const struct run_table *t, const struct run_field *f,
     return 1;
 }
 
-static void run_seterr(char *err, size_t len, const char *fmt, const char *a, const char *b)
+static void run_seterr(char *err, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void run_seterr(char *err, size_t len, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     if (err && len)
-        snprintf(err, len, fmt, a, b);
+        vsnprintf(err, len, fmt, ap);
+    va_end(ap);
 }
 
 struct run_table *run_table_add(struct run *r, const char *group, const char *recdim,

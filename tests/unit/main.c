@@ -1,0 +1,19 @@
+/* Unit tests: every suite, one runner. CK_FORK=yes isolates crashes per test. */
+#include <stdlib.h>
+
+#include "suites.h"
+
+int main(void)
+{
+    SRunner *sr = srunner_create(parse_suite());
+    srunner_add_suite(sr, units_suite());
+    srunner_add_suite(sr, cmd_suite());
+    srunner_add_suite(sr, loop_suite());
+    srunner_add_suite(sr, run_suite());
+    srunner_add_suite(sr, archive_suite());
+    srunner_add_suite(sr, plot_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,15 @@
+/* The Check suites of the unit tests; main.c runs them all. */
+#ifndef INSITU_TEST_SUITES_H
+#define INSITU_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *parse_suite(void);
+Suite *units_suite(void);
+Suite *cmd_suite(void);
+Suite *loop_suite(void);
+Suite *run_suite(void);
+Suite *archive_suite(void);
+Suite *plot_suite(void);
+
+#endif
