@@ -11,8 +11,9 @@
  * to their min..max span, so a one-sample spike among 100000 samples still shows.
  *
  * Resolution: with canvas->utf8 every cell is a braille character with 2x4 dots; in ASCII a cell
- * has 1x3 sub-rows, drawn as '\'' '-' '.' ('|' for steep parts) when there is one series, and as
- * one marker character per series ('*' '+' 'o' 'x' '#' '@' '%' '&') when there are several.
+ * has 1x3 sub-rows, drawn as '\'' '-' '.' where the line is flat, '/' '\\' where it climbs and '|'
+ * where it is steep, when there is one series; with several, each series draws one marker
+ * character ('*' 'o' 'x' '+' '#' '@' '%' '&'; '+' late because the axis ticks use it).
  *
  * Layout inside the rectangle given to plot_draw, top to bottom: a header row ("label [units]"
  * of y at the left, the title centred), the plot area with the y tick labels and axis on its
