@@ -533,7 +533,11 @@ struct archive *archive_writer_open(struct run *run, const char *path, const cha
         archive_sync_now(a, 1);
     }
     if (a->error) {
-        archive_seterr(err, errlen, "cannot create archive %s: %s", path, a->error);
+        /* Errors of the file already begin with its name. */
+        const char *e = a->error;
+        if (util_startswith(e, path) && e[strlen(path)] == ':')
+            e += strlen(path) + 2;
+        archive_seterr(err, errlen, "cannot create archive %s: %s", path, e);
         archive_writer_discard(a);
         return NULL;
     }

@@ -268,10 +268,20 @@ int archive_recover(const char *path, char *msg, size_t msglen)
         unlink(jpath);
         (void)archive_fsync_parent(path);
     }
-    snprintf(msg, msglen, "recovered %s: %zu records in %d groups, %zu events (journal: %zu "
-             "entries, torn tail: %s)%s%s%s", path, records, groups, events, scan.entries,
-             torn ? "yes" : "no", damaged ? "; the old file is " : "", damaged ? damaged : "",
-             clean ? "" : "; the journal is kept: part of it could not be applied");
+    struct strbuf m = { 0 };
+    strbuf_printf(&m, "recovered %s: %zu records in %d groups, %zu events (journal: %zu entries, "
+                  "torn tail: %s)", path, records, groups, events, scan.entries,
+                  torn ? "yes" : "no");
+    if (damaged)
+        strbuf_printf(&m, "; the old file is %s", damaged);
+    if (scan.status == JOURNAL_CORRUPT && !scan.at_tail)
+        strbuf_printf(&m, "; the journal is damaged at byte %zu, what follows is lost; journal "
+                      "kept", scan.good_bytes);
+    else if (rc.rejected)
+        strbuf_printf(&m, "; %zu entries did not fit the run and were skipped; journal kept",
+                      rc.rejected);
+    snprintf(msg, msglen, "%s", m.s);
+    strbuf_free(&m);
     result = 0;
 out:
     if (rc.w)
