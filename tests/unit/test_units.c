@@ -45,7 +45,7 @@ START_TEST(ppm_charge_temperature)
     ck_assert_double_eq_tol(Q("0.89nAh", "A.h"), 0.89e-9, 1e-20);
     ck_assert_double_eq_tol(Q("7.5Ah", "C"), 27000, 1e-6);
     ck_assert_double_eq_tol(Q("25degC", "K"), 298.15, 1e-9);
-    ck_assert_double_eq_tol(Q("3600", "1"), 3600, 0);
+    ck_assert_double_eq(Q("3600", "1"), 3600);
 }
 END_TEST
 
