@@ -132,7 +132,8 @@ int journal_close(struct journal *j);
  * file cannot be read. */
 int journal_read(const char *path, journal_fn fn, void *arg, struct journal_scan *res,
                  char *err, size_t errlen);
-/* 1 if a live process holds PATH open for writing (its lock), 0 if not, -1 if PATH is missing. */
+/* 1 if a live process holds PATH open for writing (its lock), 0 if not (or PATH cannot be
+ * read), -1 if PATH does not exist. */
 int journal_locked(const char *path);
 
 #endif

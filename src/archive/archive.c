@@ -390,8 +390,10 @@ static int archive_on_record(void *arg, struct run_table *t, size_t index, doubl
         archive_nc(a, st, "cannot write", f->name);
     }
     at->nrec++;
-    if (at->has_array)
-        archive_sync_now(a, 0);   /* spectra: durable now (journal) and visible now (file) */
+    /* Spectra: durable now (journal) and readable now (file). Without a journal (recovery,
+     * into a scratch file that is fsync'ed before it replaces anything) there is no point. */
+    if (at->has_array && a->journal)
+        archive_sync_now(a, 0);
     else
         a->dirty = 1;
     return rc;
@@ -402,6 +404,8 @@ static void archive_write_end(struct archive *a, const char *reason)
     if (a->ncid < 0)
         return;
     double duration = a->have_duration ? a->duration : run_time(a->run);
+    /* Run seconds are virtual (clock.speed): the end is stated on the time axis of the file,
+     * utc0 + run seconds, which is real time only at speed 1. */
     char iso[32];
     clock_format_utc(a->run->utc0 + duration, 1, iso, sizeof iso);
     int st = archive_put_text(a->ncid, NC_GLOBAL, "insitu_end_reason", reason);

@@ -637,7 +637,7 @@ int journal_locked(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
+        return errno == ENOENT ? -1 : 0;   /* there, but not ours to read: not known live */
     int locked = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
     close(fd);   /* releases the shared lock if it was taken */
     return locked;

@@ -1188,6 +1188,7 @@ Suite *archive_suite(void)
 {
     Suite *s = suite_create("archive");
     TCase *tc = tcase_create("journal");
+    tcase_set_timeout(tc, 30);      /* the junk test under sanitizers on a slow machine */
     tcase_add_test(tc, journal_roundtrip);
     tcase_add_test(tc, journal_little_endian);
     tcase_add_test(tc, journal_torn_tail);
