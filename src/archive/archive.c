@@ -322,8 +322,18 @@ static void archive_on_axis(void *arg, struct run *r, const struct run_axis *ax)
     if (archive_group(a, ax->group, &gid) < 0 || archive_dim(a, gid, ax->dim, ax->len, &dimid) < 0)
         return;
     int st = NC_NOERR;
-    if (nc_inq_varid(gid, ax->dim, &varid) != NC_NOERR)
+    if (nc_inq_varid(gid, ax->dim, &varid) != NC_NOERR) {
         st = nc_def_var(gid, ax->dim, NC_DOUBLE, 1, &dimid, &varid);
+    } else {
+        /* Only the axis' own coordinate variable may be rewritten, not a field of that name. */
+        int nd = 0, d = -1;
+        if (nc_inq_varndims(gid, varid, &nd) != NC_NOERR || nd != 1 ||
+            nc_inq_vardimid(gid, varid, &d) != NC_NOERR || d != dimid) {
+            archive_fail(a, "%s: axis %s/%s: a variable of that name is not its coordinate",
+                         a->path, ax->group, ax->dim);
+            return;
+        }
+    }
     if (st == NC_NOERR)
         st = archive_put_text(gid, varid, "units", ax->units ? ax->units : "1");
     if (st == NC_NOERR)
