@@ -161,6 +161,7 @@ static void archive_journal(struct archive *a)
 static void archive_on_attr(void *arg, struct run *r, const struct run_attr *at)
 {
     struct archive *a = arg;
+    (void)r;
     if (a->journal) {
         journal_encode_attr(&a->enc, at);
         archive_journal(a);
@@ -314,6 +315,7 @@ static void archive_on_table(void *arg, struct run_table *t)
 static void archive_on_axis(void *arg, struct run *r, const struct run_axis *ax)
 {
     struct archive *a = arg;
+    (void)r;
     if (a->journal) {
         journal_encode_axis(&a->enc, ax);
         archive_journal(a);
@@ -358,6 +360,7 @@ static int archive_on_record(void *arg, struct run_table *t, size_t index, doubl
                              const union run_value *v)
 {
     struct archive *a = arg;
+    (void)index;                /* the file keeps its own dense index (below) */
     int rc = 0;
     /* The journal first: it is what makes the record acknowledged. */
     if (a->journal) {
