@@ -115,7 +115,7 @@ bench: all $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 fuzz:
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="-O1 -g" \
 	  SAN="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libinsitu.a
-	@mkdir -p build-fuzz/fuzz
+	@mkdir -p build-fuzz/fuzz $(patsubst tests/fuzz/%.c,tests/fuzz/corpus/%,$(wildcard tests/fuzz/*.c))
 	@for f in $(if $(FUZZ),tests/fuzz/$(FUZZ).c,$(wildcard tests/fuzz/*.c)); do \
 	  n=$$(basename $$f .c); \
 	  clang $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \

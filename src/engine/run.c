@@ -294,6 +294,17 @@ struct run_table *run_table_add(struct run *r, const char *group, const char *re
         }
     }
 
+    for (int i = 0; i < nfields; i++) {
+        if (run_axis_find(r, group, fields[i].name)) {
+            run_seterr(err, errlen, "\"%s\" is an axis in group %s", fields[i].name, group);
+            return NULL;
+        }
+    }
+    if (run_axis_find(r, group, recdim)) {
+        run_seterr(err, errlen, "\"%s\" is an axis in group %s", recdim, group);
+        return NULL;
+    }
+
     t = util_calloc(1, sizeof *t);
     t->run = r;
     t->id = r->ntables;
@@ -335,6 +346,14 @@ int run_axis_set(struct run *r, const char *group, const char *dim, size_t len,
 {
     if (!util_valid_name(group) || !util_valid_name(dim) || len == 0)
         return -1;
+    /* An axis is a coordinate variable: its name must not be a field or a record dimension
+     * of the same group, or the file could not hold both. */
+    for (int i = 0; i < r->ntables; i++) {
+        const struct run_table *t = r->tables[i];
+        if (strcmp(t->group, group) == 0 &&
+            (run_field_index(t, dim) >= 0 || strcmp(t->recdim, dim) == 0))
+            return -1;
+    }
     struct run_axis *a = NULL;
     for (int i = 0; i < r->naxes; i++)
         if (strcmp(r->axes[i].group, group) == 0 && strcmp(r->axes[i].dim, dim) == 0)
