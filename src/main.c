@@ -3,6 +3,7 @@
  * archive going. */
 #include <errno.h>
 #include <getopt.h>
+#include <langinfo.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <readline/readline.h>
 
 #include "insitu/cmd.h"
+#include "insitu/desk.h"
 #include "insitu/loop.h"
 #include "insitu/msg.h"
 #include "insitu/parse.h"
@@ -21,6 +23,7 @@
 #include "insitu/run.h"
 #include "insitu/session.h"
 #include "insitu/settings.h"
+#include "insitu/term.h"
 #include "insitu/units.h"
 #include "insitu/util.h"
 
@@ -211,6 +214,8 @@ static void main_signal(struct loop *l, int signo, void *arg)
     struct session *s = app.s;
     if (signo == SIGHUP) {
         /* The terminal went away (SSH dropped): a run goes on, output is lost. */
+        if (term_active())
+            term_hangup();
         session_event(s, RUN_WARN, "hangup: the terminal is gone; continuing headless");
         if (app.prompt) {
             rl_callback_handler_remove();
@@ -260,7 +265,7 @@ int main(int argc, char **argv)
     };
     struct strbuf cmds = { 0 };
     const char *script = NULL;
-    int use_stdin = 0, no_config = 0, have_c = 0, quiet = 0;
+    int use_stdin = 0, no_config = 0, have_c = 0, quiet = 0, ascii = 0, no_color = 0;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":c:x:knqh", longopts, NULL)) != -1) {
@@ -276,7 +281,8 @@ int main(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'h': main_usage(stdout); return 0;
         case 'V': printf("insitu %s\n", INSITU_VERSION); return 0;
-        case 'A': case 'C': break;   /* drawing options: used by the terminal UI */
+        case 'A': ascii = 1; break;
+        case 'C': no_color = 1; break;
         case ':':
             fprintf(stderr, "insitu: option -%c needs an argument (try insitu --help)\n", optopt);
             return 2;
@@ -311,6 +317,11 @@ int main(int argc, char **argv)
         return 1;
     }
     struct loop *l = app.s->loop;
+    /* The screen's model exists headless too: layouts load, check and show without a terminal. */
+    struct desk *desk = desk_new(app.s);
+    const char *cs = nl_langinfo(CODESET);
+    desk->utf8 = !ascii && cs && (!strcmp(cs, "UTF-8") || !strcmp(cs, "utf8"));
+    desk->color = !no_color && !(getenv("NO_COLOR") && *getenv("NO_COLOR"));
     loop_signal_add(l, SIGINT, main_signal, NULL);
     loop_signal_add(l, SIGTERM, main_signal, NULL);
     loop_signal_add(l, SIGHUP, main_signal, NULL);
@@ -359,6 +370,10 @@ int main(int argc, char **argv)
     if (use_stdin || (!interactive && !have_c && !script)) {
         app.reading = 1;
         loop_fd_add(l, STDIN_FILENO, LOOP_READ, main_stdin, NULL);
+    } else if (interactive && isatty(STDOUT_FILENO) &&
+               term_start(desk, app.ex, &(struct term_options){ ascii, no_color }, err,
+                          sizeof err) == 0) {
+        app.prompt = 1;   /* input comes from the screen until quit or hangup */
     } else if (interactive) {
         app.prompt = 1;
         rl_readline_name = "insitu";
@@ -379,7 +394,9 @@ int main(int argc, char **argv)
         main_check_exit();
     }
 
-    if (app.prompt) {
+    if (term_active()) {
+        term_stop();
+    } else if (app.prompt) {
         rl_callback_handler_remove();
         msg_set_sink(NULL, NULL);
     }
@@ -395,6 +412,7 @@ int main(int argc, char **argv)
     }
     exec_free(app.ex);
     exec_free(app.cfg);
+    desk_free(desk);
     session_free(app.s);
     settings_free();
     units_fini();

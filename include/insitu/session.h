@@ -14,6 +14,11 @@ struct session_waiter {
     void *arg;
 };
 
+struct session_listener {
+    void (*fn)(void *arg, struct run *r);   /* r: a run started; NULL: it is about to end */
+    void *arg;
+};
+
 struct session {
     struct loop *loop;
     struct run *run;            /* the active run, or NULL */
@@ -23,6 +28,8 @@ struct session {
     int quit;                   /* quit requested */
     int nwaiters;
     struct session_waiter *waiters;   /* told when the active run ends */
+    int nlisteners;
+    struct session_listener *listeners;
 };
 
 struct session *session_new(void);
@@ -37,6 +44,8 @@ int session_run_stop(struct session *s, const char *reason, char *err, size_t er
 /* Call FN once when the active run ends (immediately-next-iteration if none is active). */
 void session_on_run_end(struct session *s, void (*fn)(void *arg), void *arg);
 void session_cancel_wait(struct session *s, void *arg);
+/* Be told of every run start (with the run) and end (NULL, while the run still exists). */
+void session_listen(struct session *s, void (*fn)(void *arg, struct run *r), void *arg);
 
 /* Record an engine event: into the active run's log and to the user. */
 void session_event(struct session *s, int level, const char *fmt, ...)

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "insitu/cmd.h"
+#include "insitu/desk.h"
+#include "insitu/run.h"
 #include "insitu/loop.h"
 #include "insitu/msg.h"
 #include "insitu/parse.h"
@@ -301,6 +303,16 @@ static int core_repeat(struct cmd_ctx *ctx, int argc, struct word *argv)
 
 static int core_quit(struct cmd_ctx *ctx, int argc, struct word *argv)
 {
+    int force = argc && !strcmp(argv[0].text, "-f");
+    if (argc && !force)
+        return cmd_error(ctx, "\"%s\": the only option is -f", argv[0].text);
+    /* At the screen, leaving with a run going asks first: a stray q must not end a night. */
+    if (!force && ctx->s->run && desk_current && desk_current->term) {
+        char q[200];
+        snprintf(q, sizeof q, "Run %s is active. Stop it and quit?", ctx->s->run->name);
+        desk_confirm(desk_current, q, "quit -f");
+        return CMD_OK;
+    }
     ctx->s->quit = 1;
     exec_cancel(ctx->ex);
     loop_stop(ctx->s->loop);
@@ -330,8 +342,9 @@ const struct cmd_entry cmd_core_entries[] = {
       "failing after TIMEOUT. Other input and the instruments go on meanwhile.", core_wait },
     { "repeat", NULL, NULL, "int block", "repeat COUNT { COMMANDS }",
       "Run the block COUNT times.", core_repeat },
-    { "quit", NULL, "exit", "", "quit",
+    { "quit", NULL, "exit", "word?", "quit [-f]",
       "Leave insitu. An active run is stopped cleanly first: the cycler output goes off and "
-      "the archive is closed.", core_quit },
+      "the archive is closed. At the screen, insitu asks first while a run is active (-f "
+      "does not ask).", core_quit },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };

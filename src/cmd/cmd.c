@@ -14,11 +14,13 @@
 extern const struct cmd_entry cmd_core_entries[];
 extern const struct cmd_entry cmd_run_entries[];
 extern const struct cmd_entry cmd_archive_entries[];
+extern const struct cmd_entry cmd_ui_entries[];
 
 static const struct cmd_entry *const cmd_groups[] = {
     cmd_core_entries,
     cmd_run_entries,
     cmd_archive_entries,
+    cmd_ui_entries,
 };
 
 static const struct cmd_entry **cmd_table;

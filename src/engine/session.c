@@ -80,6 +80,7 @@ void session_free(struct session *s)
         session_run_stop(s, "exit", NULL, 0);
     loop_free(s->loop);
     free(s->waiters);
+    free(s->listeners);
     free(s->last_path);
     free(s);
 }
@@ -152,6 +153,8 @@ int session_run_start(struct session *s, const char *name, int nkv, char *const 
     free(s->last_path);
     s->last_path = util_strdup(archive_path(a));
     run_event(r, RUN_INFO, "run %s started", name);
+    for (int i = 0; i < s->nlisteners; i++)
+        s->listeners[i].fn(s->listeners[i].arg, r);
     s->sync_timer = loop_timer_add(s->loop, settings_num("archive.sync", 0), 0,
                                    session_sync_tick, s);
     return 0;
@@ -168,6 +171,8 @@ int session_run_stop(struct session *s, const char *reason, char *err, size_t er
     int rc = 0;
     run_event(r, RUN_INFO, "run %s ended: %s", r->name, reason);
     run_end(r, reason);
+    for (int i = 0; i < s->nlisteners; i++)
+        s->listeners[i].fn(s->listeners[i].arg, NULL);
     loop_timer_del(s->loop, s->sync_timer);
     char aerr[512];
     if (archive_close(s->archive, aerr, sizeof aerr) < 0) {
@@ -194,6 +199,12 @@ void session_on_run_end(struct session *s, void (*fn)(void *arg), void *arg)
 {
     s->waiters = util_reallocarray(s->waiters, (size_t)s->nwaiters + 1, sizeof *s->waiters);
     s->waiters[s->nwaiters++] = (struct session_waiter){ fn, arg };
+}
+
+void session_listen(struct session *s, void (*fn)(void *arg, struct run *r), void *arg)
+{
+    s->listeners = util_reallocarray(s->listeners, (size_t)s->nlisteners + 1, sizeof *s->listeners);
+    s->listeners[s->nlisteners++] = (struct session_listener){ fn, arg };
 }
 
 void session_cancel_wait(struct session *s, void *arg)
