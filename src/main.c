@@ -321,7 +321,10 @@ int main(int argc, char **argv)
     struct desk *desk = desk_new(app.s);
     const char *cs = nl_langinfo(CODESET);
     desk->utf8 = !ascii && cs && (!strcmp(cs, "UTF-8") || !strcmp(cs, "utf8"));
-    desk->color = !no_color && !(getenv("NO_COLOR") && *getenv("NO_COLOR"));
+    /* https://no-color.org: any non-empty NO_COLOR turns colours off */
+    if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
+        no_color = 1;
+    desk->color = !no_color;
     loop_signal_add(l, SIGINT, main_signal, NULL);
     loop_signal_add(l, SIGTERM, main_signal, NULL);
     loop_signal_add(l, SIGHUP, main_signal, NULL);

@@ -1045,11 +1045,19 @@ void desk_draw(struct desk *d, struct canvas *c)
     canvas_clear(c);
     d->cursor_x = d->cursor_y = -1;
     if (c->w < DESK_MIN_W || c->h < DESK_MIN_H) {
-        char msg[96];
+        char msg[96], l1[48], l2[48];
         snprintf(msg, sizeof msg, "terminal too small: %dx%d (insitu needs %dx%d)", c->w, c->h,
                  DESK_MIN_W, DESK_MIN_H);
         int len = canvas_strwidth(msg);
-        canvas_text(c, len < c->w ? (c->w - len) / 2 : 0, c->h / 2, msg, CANVAS_HIGHLIGHT | CANVAS_BOLD);
+        if (len <= c->w) {
+            canvas_text(c, (c->w - len) / 2, c->h / 2, msg, CANVAS_HIGHLIGHT | CANVAS_BOLD);
+        } else {
+            /* narrower still: two short lines */
+            snprintf(l1, sizeof l1, "too small:");
+            snprintf(l2, sizeof l2, "%dx%d<%dx%d", c->w, c->h, DESK_MIN_W, DESK_MIN_H);
+            canvas_text(c, 0, c->h / 2 - 1, l1, CANVAS_HIGHLIGHT | CANVAS_BOLD);
+            canvas_text(c, 0, c->h / 2, l2, CANVAS_HIGHLIGHT | CANVAS_BOLD);
+        }
         d->dirty = 0;
         return;
     }

@@ -49,7 +49,8 @@ struct term {
     int qh, qn;
     struct strbuf acc;      /* a command spread over lines (open block or quote) */
     char *history;
-    int in_rl_line;         /* inside the line handler */
+    struct exec **jobs;     /* typed lines and bindings still running (waiting) */
+    int njobs;
 };
 
 static struct term term;
@@ -185,6 +186,52 @@ static void term_sink(void *arg, enum msg_kind kind, const char *text)
     desk_log(term.d, kind, text);
 }
 
+/* ---- jobs ----
+ * Every typed line and every key binding runs as its own job, at once: a script waiting for
+ * hours (`source experiment.cmd`, `wait run`) must not hold up `run status` typed after it.
+ * C-c abandons the jobs that are waiting. */
+
+static void term_reap(struct loop *l, void *arg)
+{
+    int j = 0;
+    for (int i = 0; i < term.njobs; i++) {
+        if (exec_busy(term.jobs[i]))
+            term.jobs[j++] = term.jobs[i];
+        else
+            exec_free(term.jobs[i]);
+    }
+    term.njobs = j;
+}
+
+static void term_job_idle(struct exec *ex, void *arg)
+{
+    if (!exec_busy(ex))
+        loop_defer(term.loop, term_reap, NULL);
+}
+
+static void term_spawn(const char *text)
+{
+    struct exec *ex = exec_new(term.d->s, 0);
+    term.jobs = util_reallocarray(term.jobs, (size_t)term.njobs + 1, sizeof *term.jobs);
+    term.jobs[term.njobs++] = ex;
+    exec_on_idle(ex, term_job_idle, NULL);
+    exec_push_text(ex, text, NULL, 1);
+    exec_run(ex);
+    loop_defer(term.loop, term_reap, NULL);
+}
+
+static int term_cancel_jobs(void)
+{
+    int n = 0;
+    for (int i = 0; i < term.njobs; i++)
+        if (exec_busy(term.jobs[i])) {
+            exec_cancel(term.jobs[i]);
+            n++;
+        }
+    loop_defer(term.loop, term_reap, NULL);
+    return n;
+}
+
 /* ---- readline ---- */
 
 static int term_rl_getc(FILE *f)
@@ -313,8 +360,7 @@ static void term_rl_line(char *line)
         char *echo = util_printf("> %s", line);
         desk_log(d, MSG_OUT, echo);
         free(echo);
-        exec_push_text(term.ex, term.acc.s, NULL, 1);
-        exec_run(term.ex);
+        term_spawn(term.acc.s);
     }
     strbuf_reset(&term.acc);
     free(line);
@@ -409,15 +455,17 @@ static void term_key(int key)
 {
     struct desk *d = term.d;
     if (key == KEYS_RESIZE) {
-        term_resize();
+        /* resizeterm (from SIGWINCH) queues this: the size is already known, just redraw */
+        desk_dirty(d);
         return;
     }
     if (desk_key(d, key))
         return;
     /* the command line has the focus: readline edits */
     if (key == KEYS_CTRL('c')) {
-        /* like a shell: abandon the line and whatever the last command is waiting for */
-        exec_cancel(term.ex);
+        /* like a shell: abandon the line and the commands that are waiting */
+        if (term_cancel_jobs())
+            desk_log(d, MSG_INFO, "cancelled");
         strbuf_reset(&term.acc);
         rl_replace_line("", 0);
         rl_set_prompt("insitu> ");
@@ -473,8 +521,7 @@ static void term_input(struct loop *l, int fd, int events, void *arg)
 
 static void term_run_command(struct desk *d, const char *text)
 {
-    exec_push_text(term.ex, text, NULL, 1);
-    exec_run(term.ex);
+    term_spawn(text);
 }
 
 static void term_focus_changed(struct desk *d)
@@ -612,6 +659,11 @@ void term_stop(void)
     term.canvas = NULL;
     complete_free(term_cands);
     term_cands = NULL;
+    for (int i = 0; i < term.njobs; i++)
+        exec_free(term.jobs[i]);
+    free(term.jobs);
+    term.jobs = NULL;
+    term.njobs = 0;
     strbuf_free(&term.acc);
     free(term.history);
     term.history = NULL;

@@ -3,6 +3,7 @@
 # touches the user's files.
 set -u
 : "${INSITU:?INSITU must point at the insitu binary}"
+SHDIR=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/insitu-sh.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 export XDG_DATA_HOME="$T/data" XDG_CONFIG_HOME="$T/config" XDG_STATE_HOME="$T/state"

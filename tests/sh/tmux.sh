@@ -4,6 +4,7 @@
 TUI_SOCK="insitu-test-$$"
 tui_start() {
     local size=$1; shift
+    TUI_N=$(( ${TUI_N:-0} + 1 )); TUI_SOCK="insitu-test-$$-$TUI_N"
     local envs=()
     while [ $# -gt 0 ] && [ "$1" != "--" ]; do envs+=("$1"); shift; done
     [ "${1:-}" = "--" ] && shift

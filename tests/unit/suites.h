@@ -11,5 +11,6 @@ Suite *loop_suite(void);
 Suite *run_suite(void);
 Suite *archive_suite(void);
 Suite *plot_suite(void);
+Suite *ui_suite(void);
 
 #endif
