@@ -154,3 +154,33 @@ tui_cmd 'echo after'
 screen_has "after" "the screen goes on after C-c"
 if tui_screen | grep -qE ':[0-9][0-9] never-printed'; then nok "the rest of the cancelled line never runs"; else ok "the rest of the cancelled line never runs"; fi
 tui_stop
+
+# readline: history kept across sessions in $XDG_STATE_HOME/insitu/history, C-r searches it
+tui_start 100x30 LANG=C.UTF-8 --
+tui_cmd 'echo remembered-line'
+tui_cmd 'quit'
+tui_wait_for "EXITED" 5
+tui_stop
+check "history file written" grep -q "echo remembered-line" "$XDG_STATE_HOME/insitu/history"
+tui_start 100x30 LANG=C.UTF-8 --
+tui_keys Up; tui_keys Up
+screen_has "insitu> echo remembered-line" "Up recalls the last session's command"
+tui_keys C-u
+tui_keys C-r
+tui_type 'rememb'
+screen_has "reverse-i-search" "C-r searches the history in the command line"
+tui_keys C-g
+tui_stop
+
+# ~/.inputrc sections for insitu apply: vi editing mode
+printf '$if insitu\nset editing-mode vi\n$endif\n' > "$HOME/.inputrc"
+tui_start 100x30 LANG=C.UTF-8 INPUTRC="$HOME/.inputrc" --
+tui_type 'xecho vi-mode-works'
+tui_keys Escape
+tui_keys 0
+tui_keys x
+tui_keys Enter
+screen_has "vi-mode-works" "vi mode from ~/.inputrc (Esc 0 x deleted the first character)"
+screen_lacks "xecho: unknown command" "the vi edit took effect"
+tui_stop
+rm -f "$HOME/.inputrc"
