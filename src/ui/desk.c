@@ -182,6 +182,13 @@ void desk_free(struct desk *d)
     free(d->confirm_text);
     free(d->confirm_cmd);
     free(d->layout_name);
+    free(d->cl.line);
+    free(d->cl.prompt);
+    if (d->cl.matches) {
+        for (char **m = d->cl.matches; *m; m++)
+            free(*m);
+        free(d->cl.matches);
+    }
     if (desk_current == d)
         desk_current = NULL;
     free(d);
