@@ -110,6 +110,7 @@ asan:
 
 bench: all $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 	@for b in $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%); do echo "== $$b"; $$b || exit 1; done
+	@for b in $(wildcard tests/bench/*.sh); do echo "== $$b"; INSITU=$(CURDIR)/$(BUILD)/insitu $$b || exit 1; done
 
 # libFuzzer harnesses (clang): make fuzz FUZZ=parse RUNS=100000
 fuzz:
