@@ -227,7 +227,7 @@ static void main_signal(struct loop *l, int signo, void *arg)
         main_check_exit();
         return;
     }
-    if (app.prompt && signo == SIGINT) {
+    if (app.prompt && !term_active() && !app.input_done && signo == SIGINT) {
         /* Like a shell: Ctrl-C abandons the command in progress, not the program. */
         exec_cancel(app.ex);
         strbuf_reset(&prompt_acc);
@@ -255,6 +255,10 @@ int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
     signal(SIGPIPE, SIG_IGN);
+    /* HDF5 locks a file it writes, so nobody could look at a running run's file (ncdump,
+     * xarray, `archive info` from another shell). The journal's lock already keeps a second
+     * writer out, so HDF5's lock only gets in the way. */
+    setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0);
 
     static const struct option longopts[] = {
         { "help", no_argument, NULL, 'h' },
@@ -355,20 +359,38 @@ int main(int argc, char **argv)
 
     int interactive = !have_c && !script && !use_stdin && isatty(STDIN_FILENO);
     app.script = !interactive;
+    /* Read and parse the script before anything runs: a script that cannot run must not leave
+     * the -c commands half done. */
+    char *script_text = NULL;
+    if (script) {
+        script_text = paths_read_file(script, NULL);
+        struct cmdlist chk = { 0 };
+        struct parse_error pe;
+        if (!script_text) {
+            fprintf(stderr, "insitu: %s: %s\n", script, strerror(errno));
+        } else if (parse_text(script_text, script, 1, &chk, &pe) != PARSE_OK) {
+            fprintf(stderr, "%s:%d: %s\n", script, pe.line, pe.msg);
+            free(script_text);
+            script_text = NULL;
+        }
+        cmdlist_free(&chk);
+        if (!script_text) {
+            strbuf_free(&cmds);
+            exec_free(app.ex);
+            exec_free(app.cfg);
+            desk_free(desk);
+            session_free(app.s);
+            return 1;
+        }
+    }
     if (have_c) {
         /* -c is typed input: errors name the command, not a file. */
         exec_push_text(app.ex, cmds.s, NULL, 1);
     }
     strbuf_free(&cmds);
-    if (script) {
-        char *text = paths_read_file(script, NULL);
-        if (!text) {
-            fprintf(stderr, "insitu: %s: %s\n", script, strerror(errno));
-            session_free(app.s);
-            return 1;
-        }
-        exec_push_text(app.ex, text, script, 1);
-        free(text);
+    if (script_text) {
+        exec_push_text(app.ex, script_text, script, 1);
+        free(script_text);
     }
     if (use_stdin || (!interactive && !have_c && !script)) {
         app.reading = 1;

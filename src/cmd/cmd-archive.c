@@ -51,9 +51,15 @@ static int archive_cmd_recover(struct cmd_ctx *ctx, int argc, struct word *argv)
 {
     char msg[800];
     char *path = paths_expand(argv[0].text);
-    if (ctx->s->archive && strcmp(archive_path(ctx->s->archive), path) == 0) {
-        free(path);
-        return cmd_error(ctx, "%s is the active run's file", argv[0].text);
+    if (ctx->s->archive) {
+        char *a = realpath(archive_path(ctx->s->archive), NULL), *b = realpath(path, NULL);
+        int same = a && b && !strcmp(a, b);
+        free(a);
+        free(b);
+        if (same) {
+            free(path);
+            return cmd_error(ctx, "%s is the active run's file", argv[0].text);
+        }
     }
     int rc = archive_recover(path, msg, sizeof msg);
     free(path);
@@ -69,7 +75,8 @@ const struct cmd_entry cmd_archive_entries[] = {
       archive_cmd_info },
     { "archive", "list", NULL, "dir?", "archive list [DIR]",
       "List the run files in DIR (default archive.dir) with their start, name, records and "
-      "state: complete, recording, or needs recovery.", archive_cmd_list },
+      "state: complete, recording, recovered, needs recovery (crashed: `archive recover`), "
+      "incomplete (no journal to recover from) or unreadable.", archive_cmd_list },
     { "archive", "recover", NULL, "file", "archive recover FILE",
       "Rebuild FILE from its journal after a crash (kill, power cut). The damaged original "
       "is kept as FILE.damaged.", archive_cmd_recover },

@@ -23,7 +23,13 @@
 static void core_help_line(struct strbuf *b, const struct cmd_entry *e)
 {
     const char *h = e->help ? e->help : "";
-    size_t n = strcspn(h, ".\n");
+    /* the first sentence: up to ". " or a newline (a dot inside "archive.dir" is no end) */
+    size_t n = strcspn(h, "\n");
+    const char *stop = strstr(h, ". ");
+    if (stop && (size_t)(stop - h) < n)
+        n = (size_t)(stop - h);
+    if (n && h[n - 1] == '.')
+        n--;
     strbuf_printf(b, "  %-40s %.*s\n", e->usage, (int)n, h);
 }
 
@@ -140,7 +146,8 @@ static void core_show_one(struct strbuf *b, const struct setting *s, int verbose
             strbuf_printf(b, "  values: %s\n", s->choices);
         else if (s->unit && strcmp(s->unit, "1"))
             strbuf_printf(b, "  unit: %s (%s)\n", s->unit, units_kind(s->unit) ? units_kind(s->unit) : "");
-        strbuf_printf(b, "  default: %s\n", s->defval && *s->defval ? s->defval : "''");
+        if (s->defval && *s->defval)
+            strbuf_printf(b, "  default: %s\n", s->defval);
     }
 }
 
@@ -197,6 +204,8 @@ struct core_wait {
     struct exec *ex;
     struct session *s;
     long long timer, timeout;
+    struct cmd_ctx ctx;     /* for the timeout's message: file and line */
+    char *file;
 };
 
 static void core_wait_cancel(struct exec *ex, void *arg)
@@ -207,6 +216,7 @@ static void core_wait_cancel(struct exec *ex, void *arg)
     if (w->timeout)
         loop_timer_del(w->s->loop, w->timeout);
     session_cancel_wait(w->s, w);
+    free(w->file);
     free(w);
 }
 
@@ -225,6 +235,7 @@ static void core_wait_run_ended(void *arg)
     struct exec *ex = w->ex;
     if (w->timeout)
         loop_timer_del(w->s->loop, w->timeout);
+    free(w->file);
     free(w);
     exec_resume(ex, CMD_OK);
 }
@@ -234,8 +245,10 @@ static double core_wait_timeout(struct loop *l, long long id, void *arg)
     struct core_wait *w = arg;
     struct exec *ex = w->ex;
     session_cancel_wait(w->s, w);
+    w->ctx.file = w->file;
+    cmd_error(&w->ctx, "timed out; the run goes on");
+    free(w->file);
     free(w);
-    msg_error("wait run: timed out; the run goes on");
     exec_resume(ex, CMD_ERR);
     return -1;
 }
@@ -252,6 +265,8 @@ static int core_wait(struct cmd_ctx *ctx, int argc, struct word *argv)
         struct core_wait *w = util_calloc(1, sizeof *w);
         w->ex = ctx->ex;
         w->s = s;
+        w->ctx = *ctx;
+        w->file = ctx->file ? util_strdup(ctx->file) : NULL;
         session_on_run_end(s, core_wait_run_ended, w);
         if (limit > 0)
             w->timeout = loop_timer_add(s->loop, limit, 1, core_wait_timeout, w);
@@ -337,9 +352,10 @@ const struct cmd_entry cmd_core_entries[] = {
     { "echo", NULL, NULL, "text?", "echo [TEXT...]",
       "Print the words, separated by blanks.", core_echo },
     { "wait", NULL, NULL, "word qty:s?", "wait DURATION | wait run [TIMEOUT]",
-      "Pause this script for DURATION of experiment time (`wait 90s`, `wait 15h`; it passes "
-      "clock.speed times faster), or until the active run has ended (`wait run`), optionally "
-      "failing after TIMEOUT. Other input and the instruments go on meanwhile.", core_wait },
+      "Pause this script for a time, or until the active run has ended. `wait 90s`, "
+      "`wait 15h`: DURATION is experiment time, which passes clock.speed times faster. "
+      "`wait run [TIMEOUT]`: until the run ends, failing after TIMEOUT if given. The "
+      "instruments, the archive and other commands go on meanwhile.", core_wait },
     { "repeat", NULL, NULL, "int block", "repeat COUNT { COMMANDS }",
       "Run the block COUNT times.", core_repeat },
     { "quit", NULL, "exit", "word?", "quit [-f]",

@@ -125,6 +125,8 @@ static int run_cmd_record(struct cmd_ctx *ctx, int argc, struct word *argv)
         while (isspace((unsigned char)*end))
             end++;
         const char *unit = *end ? end : "1";
+        if (!units_valid(unit, NULL))
+            return cmd_error(ctx, "\"%s\": unknown unit", text);
         if (units_parse(text, unit, &v, err, sizeof err) < 0)
             return cmd_error(ctx, "%s", err);
         const char *kind = units_kind(unit);

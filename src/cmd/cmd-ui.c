@@ -311,7 +311,7 @@ const struct cmd_entry cmd_ui_entries[] = {
     { "layout", "show", NULL, "word? word?", "layout show [COLSxROWS] [-c]",
       "Print the screen as it would look at that size (default 100x30), or with -c the "
       "commands that rebuild the layout.", ui_layout_show },
-    { "bind", NULL, NULL, "key word*", "bind [KEY COMMAND...]",
+    { "bind", NULL, NULL, "key? word*", "bind [KEY COMMAND...]",
       "Make KEY run COMMAND (words or a { block }); without arguments, list the bindings. "
       "Keys: q ? z (plain keys act when a pane other than the command line has the focus), "
       "C-l, M-z (Alt), F1-F12, Up, PageDown, BTab, ...", ui_bind },

@@ -18,6 +18,8 @@
 #include "insitu/units.h"
 #include "insitu/util.h"
 
+static struct session *session_the;   /* for setting hooks, which have no session argument */
+
 static int session_apply_speed(const struct setting *s, const char *text, const double *v,
                                char *err, size_t errlen)
 {
@@ -25,6 +27,9 @@ static int session_apply_speed(const struct setting *s, const char *text, const 
         snprintf(err, errlen, "clock.speed must be > 0 and <= 1e7");
         return -1;
     }
+    /* the run's time axis is experiment time: a change of speed is part of its record */
+    if (session_the && session_the->run && v[0] != clock_speed())
+        run_event(session_the->run, RUN_INFO, "clock.speed %g -> %g", clock_speed(), v[0]);
     clock_set_speed(v[0]);
     return 0;
 }
@@ -54,6 +59,7 @@ static const struct setting session_settings[] = {
 struct session *session_new(void)
 {
     struct session *s = util_calloc(1, sizeof *s);
+    session_the = s;
     s->loop = loop_new();
     if (!s->loop) {
         free(s);
@@ -82,6 +88,8 @@ void session_free(struct session *s)
     free(s->waiters);
     free(s->listeners);
     free(s->last_path);
+    if (session_the == s)
+        session_the = NULL;
     free(s);
 }
 
@@ -108,7 +116,7 @@ int session_run_start(struct session *s, const char *name, int nkv, char *const 
     }
     if (!util_valid_name(name)) {
         snprintf(err, errlen,
-                 "\"%s\": a run name is letters, digits, '_', '.' and '-', starting with a letter",
+                 "\"%s\": a run name is letters, digits, '_', '.' and '-', starting with a letter or '_'",
                  name);
         return -1;
     }
@@ -116,6 +124,17 @@ int session_run_start(struct session *s, const char *name, int nkv, char *const 
         const char *eq = strchr(kv[i], '=');
         char *key = eq ? util_strndup(kv[i], (size_t)(eq - kv[i])) : NULL;
         int ok = key && util_valid_name(key);
+        /* what the archive itself writes (CF and our own state) cannot be overridden */
+        static const char *const reserved[] = { "Conventions", "source", "history",
+            "date_created", "time_coverage_start", "time_coverage_end", NULL };
+        int taken = 0;
+        for (int k = 0; ok && reserved[k]; k++)
+            taken |= !strcmp(key, reserved[k]);
+        if (ok && (taken || util_startswith(key, "insitu_"))) {
+            snprintf(err, errlen, "\"%s\": insitu writes this attribute itself", key);
+            free(key);
+            return -1;
+        }
         free(key);
         if (!ok) {
             snprintf(err, errlen, "\"%s\": metadata is KEY=VALUE with KEY a name", kv[i]);

@@ -19,7 +19,18 @@ tui_screen() { tmux -L "$TUI_SOCK" capture-pane -p -t t; }
 tui_screen_esc() { tmux -L "$TUI_SOCK" capture-pane -p -e -t t; }
 tui_resize() { tmux -L "$TUI_SOCK" resize-window -t t -x "${1%x*}" -y "${1#*x}"; sleep 0.5; }
 tui_pid() { tmux -L "$TUI_SOCK" list-panes -t t -F '#{pane_pid}'; }
-tui_stop() { tmux -L "$TUI_SOCK" kill-server 2>/dev/null || true; }
+# tui_stop: end the session; an insitu still running in it (a run keeps it alive after the
+# terminal goes away, by design) is stopped with SIGTERM, and SIGKILL if it lingers.
+tui_stop() {
+    local pp kids
+    pp=$(tmux -L "$TUI_SOCK" list-panes -t t -F '#{pane_pid}' 2>/dev/null)
+    kids=$([ -n "$pp" ] && pgrep -P "$pp")
+    tmux -L "$TUI_SOCK" kill-server 2>/dev/null || true
+    [ -n "$kids" ] || return 0
+    kill -TERM $kids 2>/dev/null
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 $kids 2>/dev/null || return 0; sleep 0.2; done
+    kill -KILL $kids 2>/dev/null || true
+}
 # tui_wait_for TEXT SECONDS: until the screen shows TEXT
 tui_wait_for() {
     local i=0 n=$(( ${2:-5} * 10 ))
