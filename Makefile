@@ -30,13 +30,21 @@ HAVE_DEPS := $(shell pkg-config --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && \
 GOALS := $(if $(MAKECMDGOALS),$(MAKECMDGOALS),all)
 
 ifneq ($(HAVE_DEPS),yes)
+ifeq ($(DEPS_TRIED),)
 # Dependencies missing: install them, then make the same goals again with a fresh pkg-config view.
 .PHONY: $(GOALS) deps
 $(GOALS): deps
-	@$(MAKE) --no-print-directory $@
+	@$(MAKE) --no-print-directory DEPS_TRIED=1 $@
 deps:
 	@echo "insitu: some build dependencies are missing; running contrib/install-deps" >&2
 	@contrib/install-deps
+else
+.PHONY: $(GOALS)
+$(GOALS):
+	@echo "insitu: still missing after contrib/install-deps:" \
+	  $(foreach p,$(PKGS) $(TEST_PKGS),$(if $(shell pkg-config --exists $(p) && echo y),,$(p))) \
+	  $(foreach t,$(TOOLS),$(if $(shell command -v $(t)),,$(t))) >&2; exit 1
+endif
 else
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
