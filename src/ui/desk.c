@@ -454,7 +454,7 @@ int desk_pane_type(struct desk *d, int argc, const struct word *argv, char *err,
 
 char **desk_layout_dirs(void)
 {
-    char **v = util_calloc(5, sizeof *v);
+    char **v = util_calloc(6, sizeof *v);
     int n = 0;
     char *cfg = paths_config_dir();
     v[n++] = util_printf("%s/layouts", cfg);
@@ -467,11 +467,18 @@ char **desk_layout_dirs(void)
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = '\0';
-            char *cand = util_printf("%s/../layouts", exe);
-            if (access(cand, R_OK) == 0)
-                v[n++] = cand;
-            else
+            /* the build tree (build/insitu beside layouts/), or an installation under any
+             * PREFIX (PREFIX/bin/insitu and PREFIX/share/insitu/layouts) */
+            static const char *const rel[] = { "../layouts", "../share/insitu/layouts" };
+            for (size_t i = 0; i < ARRAY_LEN(rel); i++) {
+                char *cand = util_printf("%s/%s", exe, rel[i]);
+                char *real = realpath(cand, NULL);
                 free(cand);
+                if (real && access(real, R_OK) == 0 && n < 4)
+                    v[n++] = real;
+                else
+                    free(real);
+            }
         }
     }
     v[n++] = util_strdup(INSITU_DATADIR "/layouts");

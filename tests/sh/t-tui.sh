@@ -135,6 +135,25 @@ ncdump -v text "$f" > txt 2>&1
 check "the hangup is in the run's log" grep -q "hangup" txt
 tui_stop
 
+# SIGTERM at the screen: the run is stopped cleanly, the terminal restored, status 143
+tui_start 100x30 LANG=C.UTF-8 --
+tui_cmd 'run start term'
+tui_cmd 'note before the signal'
+pid=$(pgrep -P "$(tui_pid)" -f insitu | head -n 1)
+kill -TERM "$pid"
+tui_wait_for "EXITED" 5
+screen_has "EXITED 143" "SIGTERM exits with 143"
+screen_lacks "no instruments" "the terminal is restored after SIGTERM"
+f=$(ls "$RUNS"/*-term.nc)
+"$INSITU" -c "archive info $f" > info 2>&1
+check "SIGTERM closed the run's archive cleanly" grep -q "(complete)" info
+tui_stop
+
+# make install: the installed program finds its layouts under any PREFIX
+(cd "$SHDIR/../.." && make --no-print-directory install PREFIX="$T/prefix" >/dev/null 2>&1)
+"$T/prefix/bin/insitu" -n -c 'layout list' > ll 2>&1
+check "installed insitu finds the installed layouts" grep -q "$T/prefix/share/insitu/layouts/insitu" ll
+
 # a crash signal restores the terminal
 tui_start 100x30 LANG=C.UTF-8 --
 pid=$(pgrep -P "$(tui_pid)" -f insitu | head -n 1)
