@@ -8,6 +8,8 @@
 struct loop;
 struct run;
 struct archive;
+struct device;
+struct cycler;
 
 struct session_waiter {
     void (*fn)(void *arg);
@@ -30,6 +32,10 @@ struct session {
     struct session_waiter *waiters;   /* told when the active run ends */
     int nlisteners;
     struct session_listener *listeners;
+    int ndevices;
+    struct device **devices;    /* instruments, in the order they were added */
+    struct cycler *cycler;      /* the cycler engine, when a cycler protocol exists */
+    int stopping;               /* session_run_stop is under way */
 };
 
 struct session *session_new(void);

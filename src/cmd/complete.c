@@ -7,6 +7,7 @@
 
 #include "insitu/cmd.h"
 #include "insitu/desk.h"
+#include "insitu/device.h"
 #include "insitu/layout.h"
 #include "insitu/pane.h"
 #include "insitu/parse.h"
@@ -98,6 +99,9 @@ static void cands_kind(struct cands *c, const char *kind, int *files, int nwords
     } else if (!strcmp(kind, "panetype")) {
         for (int i = 0; i < pane_type_count(); i++)
             cands_add(c, pane_type_at(i)->name);
+    } else if (!strcmp(kind, "device") && desk_current && desk_current->s) {
+        for (int i = 0; i < device_count(desk_current->s); i++)
+            cands_add(c, device_at(desk_current->s, i)->name);
     } else if (!strcmp(kind, "file") || !strcmp(kind, "dir")) {
         *files = 1;
     }

@@ -10,6 +10,8 @@
 
 #include "insitu/archive.h"
 #include "insitu/clock.h"
+#include "insitu/cycler.h"
+#include "insitu/device.h"
 #include "insitu/loop.h"
 #include "insitu/msg.h"
 #include "insitu/paths.h"
@@ -25,6 +27,10 @@ static int session_apply_speed(const struct setting *s, const char *text, const 
 {
     if (!(v[0] > 0) || v[0] > 1e7) {
         snprintf(err, errlen, "clock.speed must be > 0 and <= 1e7");
+        return -1;
+    }
+    if (session_the && v[0] != 1 && device_any_real(session_the)) {
+        snprintf(err, errlen, "a real instrument is connected: clock.speed must stay 1");
         return -1;
     }
     /* the run's time axis is experiment time: a change of speed is part of its record */
@@ -67,6 +73,7 @@ struct session *session_new(void)
     }
     if (!settings_find("clock.speed")) {
         settings_register(session_settings);
+        cycler_register_settings();
         char *dir = paths_data_dir();
         char *runs = util_printf("%s/runs", dir);
         char *argv[] = { runs };
@@ -84,6 +91,8 @@ void session_free(struct session *s)
         return;
     if (s->run)
         session_run_stop(s, "exit", NULL, 0);
+    cycler_free(s);
+    device_free_all(s);
     loop_free(s->loop);
     free(s->waiters);
     free(s->listeners);
@@ -186,6 +195,10 @@ int session_run_stop(struct session *s, const char *reason, char *err, size_t er
             snprintf(err, errlen, "no active run");
         return -1;
     }
+    if (s->stopping)
+        return 0;
+    s->stopping = 1;
+    cycler_run_ending(s);   /* the cycler's output goes off before the files close */
     struct run *r = s->run;
     int rc = 0;
     run_event(r, RUN_INFO, "run %s ended: %s", r->name, reason);
@@ -202,6 +215,7 @@ int session_run_stop(struct session *s, const char *reason, char *err, size_t er
     }
     s->archive = NULL;
     s->run = NULL;
+    s->stopping = 0;
     run_free(r);
     /* Waiters may start new waits: take the list first. */
     int n = s->nwaiters;

@@ -6,6 +6,7 @@
 #include "insitu/canvas.h"
 #include "insitu/clock.h"
 #include "insitu/desk.h"
+#include "insitu/device.h"
 #include "insitu/pane.h"
 #include "insitu/run.h"
 #include "insitu/session.h"
@@ -38,8 +39,18 @@ static void status_draw(struct pane *p, struct canvas *c, int x, int y, int w, i
         snprintf(buf, sizeof buf, "%sclock x1", sep);
         cx += canvas_text(c, cx, y, buf, base);
     }
-    snprintf(buf, sizeof buf, "%sno instruments", sep);
-    cx += canvas_text(c, cx, y, buf, base);
+    if (!s || !device_count(s)) {
+        snprintf(buf, sizeof buf, "%sno instruments", sep);
+        cx += canvas_text(c, cx, y, buf, base);
+    } else {
+        cx += canvas_text(c, cx, y, sep, base);
+        for (int i = 0; i < device_count(s); i++) {
+            struct device *dv = device_at(s, i);
+            int ok = dv->state == DEVICE_READY;
+            snprintf(buf, sizeof buf, "%s%s %s", i ? " " : "", dv->name, ok ? "ok" : device_state_name(dv->state));
+            cx += canvas_text(c, cx, y, buf, ok ? base : CANVAS_HIGHLIGHT | CANVAS_REVERSE | CANVAS_BOLD);
+        }
+    }
     size_t nerr = s && s->run ? s->run->nerror : 0, nwarn = s && s->run ? s->run->nwarn : 0;
     if (nerr || nwarn) {
         snprintf(buf, sizeof buf, "%s%zu alarm%s, %zu warning%s ", sep, nerr, nerr == 1 ? "" : "s",

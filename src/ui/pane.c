@@ -8,12 +8,14 @@ extern const struct pane_type pane_log_type;
 extern const struct pane_type pane_status_type;
 extern const struct pane_type pane_cmd_type;
 extern const struct pane_type pane_plot_type;
+extern const struct pane_type pane_cycler_type;
 
 static const struct pane_type *const pane_types[] = {
     &pane_log_type,
     &pane_status_type,
     &pane_cmd_type,
     &pane_plot_type,
+    &pane_cycler_type,
 };
 
 const struct pane_type *pane_type_find(const char *name)

@@ -73,11 +73,11 @@ screen_has "2 log" "back to 120x40"
 # layouts
 tui_keys Escape
 tui_cmd 'layout load insitu'
-screen_has "voltage plot" "layout load insitu"
+screen_has "2 cycler" "layout load insitu"
 printf 'split -v 1\npane nosuch\n' > bad.layout
 tui_cmd "layout load $T/bad.layout"
 screen_has "bad.layout:2: pane" "a bad layout file is reported with FILE:LINE"
-screen_has "voltage plot" "and the current layout stays"
+screen_has "2 cycler" "and the current layout stays"
 
 # quit asks while a run is active; n keeps going, y stops the run and restores the terminal
 tui_cmd 'quit'

@@ -12,5 +12,6 @@ Suite *run_suite(void);
 Suite *archive_suite(void);
 Suite *plot_suite(void);
 Suite *ui_suite(void);
+Suite *keithley_suite(void);
 
 #endif

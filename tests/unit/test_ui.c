@@ -167,7 +167,7 @@ START_TEST(save_and_load_round_trip)
 {
     char err[400], path[512];
     ck_assert_int_eq(desk_layout_load(D, "insitu", err, sizeof err), 0);
-    ck_assert_int_eq(desk_focus(D, "voltage", err, sizeof err), 0);
+    ck_assert_int_eq(desk_focus(D, "nmr", err, sizeof err), 0);
     struct word w[2] = { { "-h", 0, 0, 1 }, { "40%", 0, 0, 1 } };
     ck_assert_int_eq(desk_split(D, 0, "40%", 0, w, err, sizeof err), 0);
     struct strbuf a = { 0 }, b = { 0 };
@@ -177,7 +177,8 @@ START_TEST(save_and_load_round_trip)
     ck_assert_int_eq(desk_layout_load(D, "mine", err, sizeof err), 0);
     desk_layout_dump(D, &b);
     ck_assert_str_eq(a.s, b.s);
-    ck_assert_ptr_nonnull(strstr(a.s, "pane plot name=voltage ec/voltage"));
+    ck_assert_ptr_nonnull(strstr(a.s, "pane plot name=nmr"));
+    ck_assert_ptr_nonnull(strstr(a.s, "pane cycler"));
     struct strbuf l = { 0 };
     desk_layout_list(D, &l);
     ck_assert_ptr_nonnull(strstr(l.s, "mine"));
