@@ -329,7 +329,7 @@ static void kei_measure(struct device *d, void (*fn)(struct device *, const stru
     m->fn = fn;
     m->arg = arg;
     const char *q = k->dialect == KEITHLEY_2450 ? ":READ? \"defbuffer1\", READ, SOUR, REL" : ":READ?";
-    if (device_send(d, q, kei_read, m, 2.0, 0) < 0) {
+    if (device_send(d, q, kei_read, m, 1.0, 0) < 0) {
         free(m);
         fn(d, NULL, arg);
     }

@@ -107,7 +107,7 @@ static void device_notify(struct device *d)
         d->on_state(d, d->on_state_arg);
 }
 
-static void device_lost(struct device *d, const char *why);
+static void device_lost(struct device *d, const char *why, int close_link);
 static void device_pump(struct device *d);
 
 static double device_timeout(struct loop *l, long long id, void *arg)
@@ -128,7 +128,7 @@ static double device_timeout(struct loop *l, long long id, void *arg)
     if (r.fn)
         r.fn(d, NULL, r.arg);
     if (d->failures >= DEVICE_MAX_FAILURES)
-        device_lost(d, why);
+        device_lost(d, why, 0);
     else
         device_pump(d);
     return -1;
@@ -146,7 +146,7 @@ static void device_pump(struct device *d)
         if (rc < 0) {
             char why[160];
             snprintf(why, sizeof why, "write failed: %s", strerror(errno));
-            device_lost(d, why);
+            device_lost(d, why, 1);
             return;
         }
         if (r->fn) {
@@ -211,15 +211,20 @@ static void device_read(struct loop *l, int fd, int events, void *arg)
             /* a line longer than any reply: noise on the line */
             d->inlen = 0;
             device_garbage(d, "(over-long line)");
-            if (d->state == DEVICE_LOST)
+            if (d->state == DEVICE_LOST || !d->tp)
                 return;
         }
         ssize_t n = transport_read(d->tp, d->inbuf + d->inlen, sizeof d->inbuf - 1 - d->inlen);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             break;
         if (n <= 0) {
-            device_lost(d, n == 0 ? "connection closed" : strerror(errno));
+            device_lost(d, n == 0 ? "connection closed" : strerror(errno), 1);
             return;
+        }
+        if (d->state == DEVICE_LOST) {
+            /* late answers to requests already given up: not worth parsing */
+            device_trace(d, "< (ignored)", d->inbuf + d->inlen, (size_t)n);
+            continue;
         }
         device_trace(d, "<", d->inbuf + d->inlen, (size_t)n);
         d->inlen += (size_t)n;
@@ -248,21 +253,17 @@ void device_garbage(struct device *d, const char *what)
     d->failures++;
     msg_warn("%s: unexpected reply \"%.60s\"", d->name, what);
     if (d->failures >= DEVICE_MAX_FAILURES)
-        device_lost(d, "answers that make no sense");
+        device_lost(d, "answers that make no sense", 0);
 }
 
 /* ---- connection ---- */
 
-static void device_close_transport(struct device *d)
+/* Give up on everything queued: every waiting request is told no reply will come. */
+static void device_flush(struct device *d)
 {
     if (d->timer)
         loop_timer_del(d->s->loop, d->timer);
     d->timer = 0;
-    if (d->tp) {
-        loop_fd_del(d->s->loop, d->tp->fd);
-        transport_close(d->tp);
-        d->tp = NULL;
-    }
     d->busy = 0;
     d->inlen = 0;
     /* everybody waiting is told: no reply will come */
@@ -273,6 +274,16 @@ static void device_close_transport(struct device *d)
         free(r.cmd);
         if (r.fn)
             r.fn(d, NULL, r.arg);
+    }
+}
+
+static void device_close_transport(struct device *d)
+{
+    device_flush(d);
+    if (d->tp) {
+        loop_fd_del(d->s->loop, d->tp->fd);
+        transport_close(d->tp);
+        d->tp = NULL;
     }
 }
 
@@ -301,6 +312,14 @@ static double device_retry(struct loop *l, long long id, void *arg)
     struct device *d = arg;
     d->reconnect_timer = 0;
     char err[256];
+    if (d->tp) {
+        /* the link is up but the instrument stopped making sense: identify it again */
+        d->state = DEVICE_CONNECTING;
+        d->failures = 0;
+        d->inlen = 0;
+        d->drv->start(d);
+        return -1;
+    }
     if (device_connect(d, err, sizeof err) < 0) {
         free(d->why);
         d->why = util_strdup(err);
@@ -310,7 +329,10 @@ static double device_retry(struct loop *l, long long id, void *arg)
     return -1;
 }
 
-static void device_lost(struct device *d, const char *why)
+/* CLOSE_LINK: the connection itself is broken (EOF, write error) and must be reopened; else
+ * the link stays and the instrument is identified again over it (a stalled or confused
+ * instrument: reopening would not help, and a simulator would lose its cell). */
+static void device_lost(struct device *d, const char *why, int close_link)
 {
     if (d->state == DEVICE_LOST || d->state == DEVICE_CLOSED)
         return;
@@ -322,7 +344,10 @@ static void device_lost(struct device *d, const char *why)
     session_event(d->s, RUN_WARN, "%s: %s: %s; reconnecting", d->name,
                   was_ready ? "communication lost" : "cannot connect", why);
     d->state = DEVICE_LOST;
-    device_close_transport(d);
+    if (close_link)
+        device_close_transport(d);
+    else
+        device_flush(d);
     if (!d->backoff)
         d->backoff = DEVICE_BACKOFF_MIN;
     d->reconnects++;
@@ -351,7 +376,7 @@ void device_fail(struct device *d, const char *fmt, ...)
     va_start(ap, fmt);
     char *why = util_vprintf(fmt, ap);
     va_end(ap);
-    device_lost(d, why);
+    device_lost(d, why, 0);
     free(why);
 }
 
