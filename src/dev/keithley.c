@@ -13,6 +13,7 @@
 
 #include "insitu/clock.h"
 #include "insitu/device.h"
+#include "insitu/settings.h"
 #include "insitu/util.h"
 
 /* ---- pure protocol ---- */
@@ -155,6 +156,13 @@ static void kei_send(struct device *d, const char *fmt, ...)
     free(cmd);
 }
 
+/* The integration time: the instrument accepts 0.01 to 10 power-line cycles. */
+static double kei_nplc(void)
+{
+    double n = settings_text("cycler.nplc") ? settings_num("cycler.nplc", 0) : 1;
+    return n < 0.01 ? 0.01 : n > 10 ? 10 : n;
+}
+
 static void kei_clock(struct device *d)
 {
     if (d->sim)
@@ -190,7 +198,7 @@ static void kei_configure(struct device *d)
         kei_send(d, ":SOUR:CURR 0");
         kei_send(d, ":SENS:FUNC \"VOLT\"");
         kei_send(d, ":SENS:VOLT:RANG:AUTO 1");
-        kei_send(d, ":SENS:VOLT:NPLC 1");
+        kei_send(d, ":SENS:VOLT:NPLC %g", kei_nplc());
         kei_send(d, ":FORM:ELEM VOLT,CURR,RES,TIME,STAT");
         if (k->vmax > 0)
             kei_send(d, ":SENS:VOLT:PROT %.6g", k->vmax);
@@ -198,7 +206,7 @@ static void kei_configure(struct device *d)
         kei_send(d, ":SOUR:FUNC CURR");
         kei_send(d, ":SOUR:CURR:LEV 0");
         kei_send(d, ":SENS:FUNC \"VOLT\"");
-        kei_send(d, ":SENS:VOLT:NPLC 1");
+        kei_send(d, ":SENS:VOLT:NPLC %g", kei_nplc());
         if (k->vmax > 0)
             kei_send(d, ":SOUR:CURR:VLIM %.6g", k->vmax);
     }

@@ -19,7 +19,6 @@
 #include "insitu/units.h"
 #include "insitu/util.h"
 
-#define CYCLER_MIN_PERIOD 0.05     /* s of real time between samples, at any clock speed */
 #define CYCLER_MAX_DEPTH 8
 
 enum step_kind { STEP_CC, STEP_REST, STEP_LOOP, STEP_GCPL, STEP_CV };
@@ -112,7 +111,7 @@ static const struct setting cycler_settings[] = {
     { "cycler.device", NULL, NULL, "",
       "The device that runs cycler protocols (default: the only cycler).", 1, NULL },
     { "cycler.interval", "s", NULL, "10s",
-      "Experiment time between samples (at most 20 samples a second of real time).", 1,
+      "Experiment time between samples (at most cycler.max_rate a second of real time).", 1,
       cycler_check_positive },
     { "cycler.limit.voltage", "V", NULL, "-5V 5V",
       "Safety window: a sample outside it switches the output off at once and stops the "
@@ -120,6 +119,12 @@ static const struct setting cycler_settings[] = {
       cycler_check_window },
     { "cycler.limit.current", "A", NULL, "1.05A",
       "Safety limit on the magnitude of the current.", 1, cycler_check_positive },
+    { "cycler.max_rate", "Hz", NULL, "20Hz",
+      "At most this many samples a second of real time, whatever the clock speed.", 1,
+      cycler_check_positive },
+    { "cycler.nplc", "1", NULL, "1",
+      "Integration time of each reading in power-line cycles (0.01-10): longer is quieter.", 1,
+      cycler_check_positive },
     { "run.end", NULL, "auto|manual", "auto",
       "auto: a run ends when its cycler protocol ends; manual: it stays open until `run stop`.",
       1, NULL },
@@ -680,7 +685,8 @@ static double cycler_tick(struct loop *l, long long id, void *arg)
         c->dev->drv->cycler->measure(c->dev, cycler_sampled, c);
     }
     double p = settings_num("cycler.interval", 0) / clock_speed();
-    return p < CYCLER_MIN_PERIOD ? CYCLER_MIN_PERIOD : p;
+    double floor = 1.0 / settings_num("cycler.max_rate", 0);
+    return p < floor ? floor : p;
 }
 
 /* The device went away or came back. */
