@@ -1,8 +1,9 @@
 /* transport: how bytes reach an instrument. A table of transports (libsigrok's serial
  * transports are the model), chosen by the scheme of a spec:
  *
- *   serial:PATH[,baud=9600,bits=8,parity=none|odd|even,stop=1|2,flow=none|xonxoff|rtscts]
- *   tcp:HOST:PORT
+ *   serial:PATH[,baud=9600,bits=8,parity=none|odd|even|mark|space,stop=1|2,
+ *               flow=none|xonxoff|rtscts|dtrdsr]
+ *   tcp:HOST:PORT                HOST may be a name, an IPv4 address or [an IPv6 address]
  *   sim:MODEL[,opt=value...]     insitu-sim as a child process over a socketpair
  *
  * Every transport hands out one non-blocking file descriptor that the event loop watches; the
@@ -53,12 +54,38 @@ const struct transport_ops *transport_at(int i);
 
 /* UUCP lock files (minicom, screen and others honour them): lock DEV (e.g. "/dev/ttyUSB0")
  * by creating DIR/LCK..ttyUSB0 holding our PID; a lock of a dead PID is taken over. DIR is
- * /var/lock unless the environment sets INSITU_LOCK_DIR (for tests). Returns 0; or -1 with err
- * "port /dev/ttyUSB0 is in use by PID n" (or why the lock could not be made). */
+ * /var/lock unless the environment sets INSITU_LOCK_DIR (for tests). The lock is named after
+ * the device's real path, so /dev/serial/by-id/... and /dev/ttyUSB0 share one lock.
+ * Returns 0 when locked; -1 with err "port /dev/ttyUSB0 is in use by PID n" (or an existing
+ * lock file that cannot be read); 1 when no lock could be made because of the lock directory
+ * (missing, not writable, ...): err says why, and the caller goes on without a lock. */
 int transport_lock(const char *dev, char *err, size_t errlen);
+/* Remove DEV's lock file if it holds our PID (never someone else's). */
 void transport_unlock(const char *dev);
+/* The lock file's name for DEV ("/var/lock/LCK..ttyUSB0"); free it. */
+char *transport_lock_path(const char *dev);
 
-/* Where insitu-sim is: $INSITU_SIM, else beside the running insitu, else on PATH. */
+/* Where insitu-sim is: $INSITU_SIM, else beside the running insitu (the directory of the real
+ * executable, so ./insitu -> build/insitu finds build/insitu-sim), else on PATH; else the bare
+ * name "insitu-sim". Free it. */
 char *transport_sim_path(void);
+
+/* The options of a serial spec, parsed without touching any device (serial_parse_spec). */
+enum serial_parity {
+    SERIAL_PARITY_NONE, SERIAL_PARITY_ODD, SERIAL_PARITY_EVEN, SERIAL_PARITY_MARK,
+    SERIAL_PARITY_SPACE
+};
+enum serial_flow { SERIAL_FLOW_NONE, SERIAL_FLOW_XONXOFF, SERIAL_FLOW_RTSCTS, SERIAL_FLOW_DTRDSR };
+struct serial_params {
+    char path[1024];
+    int baud;                   /* default 9600 */
+    int bits;                   /* 5-8, default 8 */
+    enum serial_parity parity;  /* default none */
+    int stop;                   /* 1 or 2, default 1 */
+    enum serial_flow flow;      /* default none */
+};
+/* Parse SPEC, the text after "serial:" ("/dev/ttyUSB0,baud=115200,parity=even"). Returns 0, or
+ * -1 with err naming the bad part: serial: "baud=fast": baud is a number. */
+int serial_parse_spec(const char *spec, struct serial_params *p, char *err, size_t errlen);
 
 #endif
