@@ -104,6 +104,8 @@ const char *device_state_name(enum device_state st);
 /* Are any of the session's devices real instruments (clock.speed must stay 1)? */
 int device_any_real(const struct session *s);
 void device_free_all(struct session *s);
+/* Let queued commands reach the instruments before exit (at most TIMEOUT seconds). */
+void device_drain_all(struct session *s, double timeout);
 
 /* For drivers: send a command line (a terminator is added). With FN, one reply line is
  * expected within TIMEOUT seconds (real time); without, the command completes once written.

@@ -31,22 +31,34 @@ static void dev_wait_free(struct dev_wait *w)
     free(w);
 }
 
+/* A failed device is removed from the loop, never from inside its own callbacks. */
+static void dev_remove_later(struct loop *l, void *arg)
+{
+    struct dev_wait *w = arg;
+    char err[256];
+    device_remove(w->s, w->name, err, sizeof err);
+    struct exec *ex = w->ex;
+    dev_wait_free(w);
+    exec_resume(ex, CMD_ERR);
+}
+
 /* The first connection decides: ready, or the device is removed again with the reason. */
 static void dev_wait_done(struct device *d, void *arg)
 {
     struct dev_wait *w = arg;
     struct exec *ex = w->ex;
-    int ok = d->state == DEVICE_READY;
     w->ctx.file = w->file;
-    if (ok) {
+    if (d->state == DEVICE_READY) {
         msg_out("%s: %s%s", d->name, d->idn, d->sim ? " (simulated)" : "");
-    } else {
-        char err[256];
-        cmd_error(&w->ctx, "%s: %s", d->name, d->why ? d->why : "no answer");
-        device_remove(w->s, w->name, err, sizeof err);
+        dev_wait_free(w);
+        exec_resume(ex, CMD_OK);
+        return;
     }
-    dev_wait_free(w);
-    exec_resume(ex, ok ? CMD_OK : CMD_ERR);
+    cmd_error(&w->ctx, "%s: %s", d->name, d->why ? d->why : "no answer");
+    if (w->timer)
+        loop_timer_del(w->s->loop, w->timer);
+    w->timer = 0;
+    loop_defer(w->s->loop, dev_remove_later, w);
 }
 
 static double dev_wait_timeout(struct loop *l, long long id, void *arg)
@@ -56,8 +68,10 @@ static double dev_wait_timeout(struct loop *l, long long id, void *arg)
     struct device *d = device_find(w->s, w->name);
     if (d) {
         d->waiter = NULL;
-        free(d->why);
-        d->why = util_printf("no answer within %gs", DEV_ADD_TIMEOUT);
+        if (d->state != DEVICE_READY) {
+            free(d->why);
+            d->why = util_printf("no answer within %gs", DEV_ADD_TIMEOUT);
+        }
         dev_wait_done(d, w);
     }
     return -1;

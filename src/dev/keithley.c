@@ -171,8 +171,11 @@ static void kei_clock(struct device *d)
 
 static void kei_checked(struct device *d, const char *reply, void *arg)
 {
-    if (!reply)
-        return;   /* the device layer reports timeouts */
+    if (!reply) {
+        if (d->state == DEVICE_CONNECTING)
+            device_fail(d, "no answer to :SYST:ERR?");
+        return;
+    }
     int code;
     char msg[160];
     if (keithley_parse_error(reply, &code, msg, sizeof msg) < 0) {
@@ -217,8 +220,12 @@ static void kei_configure(struct device *d)
 
 static void kei_idn(struct device *d, const char *reply, void *arg)
 {
-    if (!reply)
+    if (!reply) {
+        /* identification failed: try again later (the device layer backs off) */
+        if (d->state == DEVICE_CONNECTING)
+            device_fail(d, "no answer to *IDN?");
         return;
+    }
     struct kei *k = kei_of(d);
     char err[200];
     if (keithley_parse_idn(reply, &k->id, err, sizeof err) < 0) {

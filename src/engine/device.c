@@ -481,6 +481,21 @@ int device_remove(struct session *s, const char *name, char *err, size_t errlen)
     return -1;
 }
 
+/* Before the program ends: let what is queued (an output-off above all) reach the
+ * instruments, waiting at most TIMEOUT seconds for replies in flight. */
+void device_drain_all(struct session *s, double timeout)
+{
+    double until = clock_mono() + timeout;
+    for (;;) {
+        int pending = 0;
+        for (int i = 0; i < s->ndevices; i++)
+            pending |= s->devices[i]->nq > 0 && s->devices[i]->state != DEVICE_LOST;
+        if (!pending || clock_mono() >= until)
+            return;
+        loop_once(s->loop, 0.05);
+    }
+}
+
 void device_free_all(struct session *s)
 {
     for (int i = 0; i < s->ndevices; i++)

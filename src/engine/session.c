@@ -91,6 +91,7 @@ void session_free(struct session *s)
         return;
     if (s->run)
         session_run_stop(s, "exit", NULL, 0);
+    device_drain_all(s, 2.0);
     cycler_free(s);
     device_free_all(s);
     loop_free(s->loop);
