@@ -514,10 +514,19 @@ static void cycler_begin(struct cycler *c, struct step *st)
     c->plateau_n = c->low_count = 0;
     c->gcpl_cycle = 0;
     switch (st->kind) {
-    case STEP_CC:
+    case STEP_CC: {
         cycler_set_current(c, st->current);
-        cycler_arm_end(c, st->duration);
+        /* A charge end at constant current is a time end: scheduling it is exact, where a
+         * check at the next sample would overshoot by up to one sample's charge. */
+        double d = st->duration;
+        if (st->has_q_until && st->current != 0) {
+            double dq = st->q_until * 3600.0 / fabs(st->current);
+            if (!(d > 0) || dq < d)
+                d = dq;
+        }
+        cycler_arm_end(c, d);
         break;
+    }
     case STEP_REST:
         cycler_set_current(c, 0);
         cycler_arm_end(c, st->duration);
