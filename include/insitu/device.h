@@ -83,6 +83,7 @@ struct device {
     unsigned long replies, timeouts, garbage, reconnects;
     void (*on_state)(struct device *d, void *arg);   /* the engine's hook */
     void *on_state_arg;
+    int fatal;                  /* the last failure will not mend by retrying */
     void (*waiter)(struct device *d, void *arg);     /* one-shot: `device add` waits for this */
     void *waiter_arg;
 };
@@ -115,6 +116,9 @@ int device_send(struct device *d, const char *cmd, device_reply_fn fn, void *arg
 /* Driver says: configured and ready / this went wrong (reconnect later). */
 void device_ready(struct device *d);
 void device_fail(struct device *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Like device_fail, for what retrying cannot mend (a wrong model): `device add` gives up at
+ * once instead of retrying until its timeout. */
+void device_fatal(struct device *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A reply could not be understood (counts towards giving up on the connection). */
 void device_garbage(struct device *d, const char *what);
 

@@ -183,7 +183,7 @@ static void kei_checked(struct device *d, const char *reply, void *arg)
         return;
     }
     if (code != 0) {
-        device_fail(d, "the instrument refused its configuration: %d, %s", code, msg);
+        device_fatal(d, "the instrument refused its configuration: %d, %s", code, msg);
         return;
     }
     device_ready(d);
@@ -229,13 +229,18 @@ static void kei_idn(struct device *d, const char *reply, void *arg)
     struct kei *k = kei_of(d);
     char err[200];
     if (keithley_parse_idn(reply, &k->id, err, sizeof err) < 0) {
-        device_fail(d, "%s", err);
+        /* garbled, or another instrument: the first is worth a retry, the second is not */
+        if (strncasecmp(reply, "KEITHLEY", 8) && strchr(reply, ',') && strlen(reply) < 200 &&
+            strspn(reply, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ,.-_/:&()") == strlen(reply))
+            device_fatal(d, "%s", err);
+        else
+            device_fail(d, "%s", err);
         return;
     }
     util_strlcpy(d->idn, reply, sizeof d->idn);
     d->sim = k->id.sim;
     if (!keithley_model_ok(k->dialect, k->id.model)) {
-        device_fail(d, "driver %s expects a %s, but the instrument is a MODEL %d%s", d->drv->name,
+        device_fatal(d, "driver %s expects a %s, but the instrument is a MODEL %d%s", d->drv->name,
                     k->dialect == KEITHLEY_2450 ? "Keithley 2450-series" : "Keithley 2400-series or 6430",
                     k->id.model, k->id.model == 2450 ? " (use driver keithley2450)" :
                                  k->dialect == KEITHLEY_2450 ? " (use driver keithley2400)" : "");

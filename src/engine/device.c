@@ -98,7 +98,9 @@ static void device_pop(struct device *d)
 
 static void device_notify(struct device *d)
 {
-    if (d->waiter) {
+    /* `device add` waits through transient trouble (a garbled or lost reply is retried) and
+     * gives up only when the instrument is ready, or wrong for good */
+    if (d->waiter && (d->state == DEVICE_READY || d->fatal)) {
         void (*w)(struct device *, void *) = d->waiter;
         d->waiter = NULL;
         w(d, d->waiter_arg);
@@ -358,6 +360,7 @@ static void device_lost(struct device *d, const char *why, int close_link)
 
 void device_ready(struct device *d)
 {
+    d->fatal = 0;
     d->state = DEVICE_READY;
     d->backoff = 0;
     d->failures = 0;
@@ -376,6 +379,17 @@ void device_fail(struct device *d, const char *fmt, ...)
     va_start(ap, fmt);
     char *why = util_vprintf(fmt, ap);
     va_end(ap);
+    device_lost(d, why, 0);
+    free(why);
+}
+
+void device_fatal(struct device *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *why = util_vprintf(fmt, ap);
+    va_end(ap);
+    d->fatal = 1;
     device_lost(d, why, 0);
     free(why);
 }

@@ -4,7 +4,7 @@
 export INSITU_SIM
 
 # value of the last record of VAR in group GROUP of run FILE
-last() { ncdump -v "$2" -g "$1" "$3" | sed -n "/^ *$2 = /,/;/p" | tr -d ' \n;' | sed "s/^$2=//" | tr ',' '\n' | tail -n 1; }
+last() { ncdump -v "$2" -g "$1" "$3" | awk -v v="$2" '$1 == v && $2 == "=" { on = 1 } on { print } on && /;/ { exit }' | tr -d ' \n;' | sed "s/^$2=//" | tr ',' '\n' | tail -n 1; }
 count() { "$INSITU" -c "archive info $2" | sed -n "s/^group $1: \([0-9]*\) records.*/\1/p"; }
 
 # identification, and a clear error for the wrong model
@@ -126,6 +126,44 @@ expect_err "connection closed" "the disconnect is detected"
 f=$(ls "$RUNS"/*-dis.nc)
 ncdump -v text -g log "$f" > log.txt
 check "reconnected after the disconnect" grep -q "back; no data from" log.txt
+
+# gcpl between voltage limits and a cv sweep (the 2400 sources voltage)
+cat > gcpl.cmd <<'CMD'
+set clock.speed 3600
+set cycler.interval 30s
+set cycler.limit.voltage -1V 1V
+device add cyc keithley2400 sim:li-li
+run start gcpl
+cycler start {
+  gcpl 500mA limits -40mV 40mV cycles 2
+  cv 0V 50mV 1mV/s cycles 1
+}
+wait run 40h
+CMD
+run -x gcpl.cmd
+expect_rc 0 "gcpl and cv complete"
+f=$(ls "$RUNS"/*-gcpl.nc)
+hc=$(last ec half_cycle "$f")
+check "gcpl: two cycles are four half cycles ($hc)" test "${hc:-0}" -ge 3
+ncdump -v current,step -g ec "$f" > cv.txt
+check "cv: the second step was recorded" grep -q " 2" cv.txt
+
+# an instrument that sends garbage now and then: the run goes on
+cat > garbage.cmd <<'CMD'
+set clock.speed 360
+set cycler.interval 10s
+set cycler.limit.voltage -1V 1V
+device add cyc keithley2400 sim:li-li,garbage=0.2
+run start garbage
+cycler start { cc 100mA until 30min }
+wait run 2h
+CMD
+run -x garbage.cmd
+expect_rc 0 "a run through garbled replies completes"
+expect_err "unexpected reply" "garbage is noticed"
+f=$(ls "$RUNS"/*-garbage.nc)
+q=$(last ec charge "$f")
+check "and the charge is still right: $q A h (0.05 within 1 %)" awk -v q="$q" 'BEGIN { exit !(q > 0.0495 && q < 0.0505) }'
 
 # protocol errors name file and line, nothing runs
 printf 'set archive.dir %s/badruns\ndevice add cyc keithley2400 sim:li-li\ncycler start {\n  cc 500mA until 15h\n  cc 5mV until 1h\n}\n' "$T" > bad.cmd
