@@ -13,6 +13,7 @@ int main(void)
     srunner_add_suite(sr, archive_suite());
     srunner_add_suite(sr, plot_suite());
     srunner_add_suite(sr, ui_suite());
+    srunner_add_suite(sr, ecfile_suite());
     srunner_add_suite(sr, cell_suite());
     srunner_add_suite(sr, transport_suite());
     srunner_add_suite(sr, keithley_suite());

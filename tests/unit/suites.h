@@ -12,6 +12,7 @@ Suite *run_suite(void);
 Suite *archive_suite(void);
 Suite *plot_suite(void);
 Suite *ui_suite(void);
+Suite *ecfile_suite(void);
 Suite *cell_suite(void);
 Suite *transport_suite(void);
 Suite *keithley_suite(void);
