@@ -15,6 +15,7 @@ extern const struct cmd_entry cmd_core_entries[];
 extern const struct cmd_entry cmd_run_entries[];
 extern const struct cmd_entry cmd_archive_entries[];
 extern const struct cmd_entry cmd_ui_entries[];
+extern const struct cmd_entry cmd_io_entries[];
 extern const struct cmd_entry cmd_dev_entries[];
 extern const struct cmd_entry cmd_cycler_entries[];
 
@@ -23,6 +24,7 @@ static const struct cmd_entry *const cmd_groups[] = {
     cmd_run_entries,
     cmd_archive_entries,
     cmd_ui_entries,
+    cmd_io_entries,
     cmd_dev_entries,
     cmd_cycler_entries,
 };
