@@ -4,7 +4,7 @@
 export INSITU_SIM
 
 # value of the last record of VAR in group GROUP of run FILE
-last() { ncdump -v "$2" -g "$1" "$3" | awk -v v="$2" '$1 == v && $2 == "=" { on = 1 } on { print } on && /;/ { exit }' | tr -d ' \n;' | sed "s/^$2=//" | tr ',' '\n' | tail -n 1; }
+last() { ncdump -v "$2" -g "$1" "$3" | awk -v v="$2" '/^ *data:/ { d = 1 } d && $1 == v && $2 == "=" { on = 1 } on { print } on && /;/ { exit }' | tr -d ' \n;' | sed "s/^$2=//" | tr ',' '\n' | tail -n 1; }
 count() { "$INSITU" -c "archive info $2" | sed -n "s/^group $1: \([0-9]*\) records.*/\1/p"; }
 
 # identification, and a clear error for the wrong model
@@ -164,6 +164,70 @@ expect_err "unexpected reply" "garbage is noticed"
 f=$(ls "$RUNS"/*-garbage.nc)
 q=$(last ec charge "$f")
 check "and the charge is still right: $q A h (0.05 within 1 %)" awk -v q="$q" 'BEGIN { exit !(q > 0.0495 && q < 0.0505) }'
+
+# the wrong model: a standalone simulator of a 2400 on TCP, driven as a 2450
+port=$(( 20000 + RANDOM % 20000 ))
+"$INSITU_SIM" --listen 127.0.0.1:$port keithley2400:li-li 2>/dev/null &
+simpid=$!
+for i in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+run -c "device add cyc keithley2450 tcp:127.0.0.1:$port"
+expect_rc 1 "the wrong model is refused"
+expect_err "MODEL 2400 (use driver keithley2400)" "and the error says which driver to use"
+run -c "set clock.speed 10; device add cyc keithley2400 tcp:127.0.0.1:$port"
+expect_rc 1 "a tcp instrument is real: clock.speed must be 1"
+expect_err "a real instrument needs 1" "the clock rule is explained"
+kill $simpid 2>/dev/null; wait $simpid 2>/dev/null
+
+# pause and resume: the step's clock stops while paused, and the charge is exact
+cat > pause.cmd <<'CMD'
+set clock.speed 3600
+set cycler.interval 60s
+set cycler.limit.voltage -1V 1V
+device add cyc keithley2400 sim:li-li
+run start pause
+cycler start { cc 200mA until 1h }
+wait 20min
+cycler pause
+cycler status
+wait 30min
+cycler resume
+wait run 10h
+CMD
+run -x pause.cmd
+expect_rc 0 "pause and resume"
+expect_out "paused" "cycler status shows the pause"
+f=$(ls "$RUNS"/*-pause.nc)
+q=$(last ec charge "$f")
+check "1 h of 200 mA around a 30 min pause: $q A h (0.2 within 1 %)" awk -v q="$q" 'BEGIN { exit !(q > 0.198 && q < 0.202) }'
+t=$(last ec time "$f")
+check "and the step took 1.5 h of experiment time ($t s)" awk -v t="$t" 'BEGIN { exit !(t > 5300 && t < 5600) }'
+
+# run.end manual keeps the run open after the protocol
+run -c 'set clock.speed 3600; set run.end manual; set cycler.limit.voltage -1V 1V
+        device add cyc keithley2400 sim:li-li; run start manual
+        cycler start { cc 100mA until 10min }; wait 1h; run status; cycler status; run stop'
+expect_rc 0 "run.end manual"
+expect_out "run manual" "the run was still active after its protocol"
+expect_out "cycler cyc: done" "the protocol was done"
+
+# the cycler pane, live, in the insitu layout
+if command -v tmux >/dev/null; then
+    . "$SHDIR/tmux.sh"
+    tui_start 120x40 LANG=C.UTF-8 --
+    tui_cmd 'layout load insitu'
+    tui_cmd 'set clock.speed 3600'
+    tui_cmd 'set cycler.limit.voltage -1V 1V'
+    tui_cmd 'device add cyc keithley2400 sim:li-li'
+    tui_cmd 'cycler start { cc 500mA until 15h }'
+    tui_wait_for "cyc running" 10
+    sleep 2
+    screen_has "cyc running" "the cycler pane shows the state"
+    screen_has "step 1/1 cc 500mA until 15h" "and the step"
+    screen_has "I 500 mA" "and the current"
+    screen_has "cyc ok" "the status line lists the instrument"
+    screen_has "voltage [V]" "and V(t) is plotted"
+    tui_stop
+fi
 
 # protocol errors name file and line, nothing runs
 printf 'set archive.dir %s/badruns\ndevice add cyc keithley2400 sim:li-li\ncycler start {\n  cc 500mA until 15h\n  cc 5mV until 1h\n}\n' "$T" > bad.cmd
