@@ -58,6 +58,9 @@ const char *cmd_arg_kind(const struct cmd_entry *e, int argi, char *buf, size_t 
 int cmd_error(struct cmd_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parse a quantity argument in UNIT, reporting errors. Returns 0 or -1. */
 int cmd_qty(struct cmd_ctx *ctx, const struct word *w, const char *unit, double *out);
+/* Print B as command output (without a trailing newline) and free it. */
+struct strbuf;
+void cmd_print_buf(struct strbuf *b);
 /* Join words I.. with single blanks; newly allocated. */
 char *cmd_join(int argc, const struct word *argv, int from);
 

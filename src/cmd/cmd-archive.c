@@ -22,10 +22,7 @@ static int archive_cmd_info(struct cmd_ctx *ctx, int argc, struct word *argv)
         strbuf_free(&b);
         return cmd_error(ctx, "%s", err);
     }
-    if (b.len && b.s[b.len - 1] == '\n')
-        b.s[--b.len] = '\0';
-    msg_out("%s", b.s ? b.s : "");
-    strbuf_free(&b);
+    cmd_print_buf(&b);
     return CMD_OK;
 }
 
@@ -40,10 +37,7 @@ static int archive_cmd_list(struct cmd_ctx *ctx, int argc, struct word *argv)
         strbuf_free(&b);
         return cmd_error(ctx, "%s", err);
     }
-    if (b.len && b.s[b.len - 1] == '\n')
-        b.s[--b.len] = '\0';
-    msg_out("%s", b.s ? b.s : "");
-    strbuf_free(&b);
+    cmd_print_buf(&b);
     return CMD_OK;
 }
 

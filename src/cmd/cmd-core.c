@@ -181,10 +181,7 @@ static int core_show(struct cmd_ctx *ctx, int argc, struct word *argv)
             core_show_one(&b, s, 1);
         }
     }
-    if (b.len && b.s[b.len - 1] == '\n')
-        b.s[--b.len] = '\0';
-    msg_out("%s", b.s ? b.s : "");
-    strbuf_free(&b);
+    cmd_print_buf(&b);
     return CMD_OK;
 }
 

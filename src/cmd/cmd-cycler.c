@@ -54,8 +54,7 @@ static int cyc_status(struct cmd_ctx *ctx, int argc, struct word *argv)
 {
     struct strbuf b = { 0 };
     cycler_status(ctx->s, &b);
-    msg_out("%s", b.s);
-    strbuf_free(&b);
+    cmd_print_buf(&b);
     return CMD_OK;
 }
 

@@ -119,9 +119,7 @@ static int dev_list(struct cmd_ctx *ctx, int argc, struct word *argv)
         strbuf_printf(&b, "%-10s %-8s %-14s %-12s %s\n", d->name, d->drv->klass, d->drv->name,
                       device_state_name(d->state), d->spec);
     }
-    b.s[--b.len] = '\0';
-    msg_out("%s", b.s);
-    strbuf_free(&b);
+    cmd_print_buf(&b);
     return CMD_OK;
 }
 
@@ -132,9 +130,7 @@ static int dev_info(struct cmd_ctx *ctx, int argc, struct word *argv)
         return cmd_error(ctx, "no device \"%s\" (`device list` shows them)", argv[0].text);
     struct strbuf b = { 0 };
     device_info(d, &b);
-    b.s[--b.len] = '\0';
-    msg_out("%s", b.s);
-    strbuf_free(&b);
+    cmd_print_buf(&b);
     return CMD_OK;
 }
 
@@ -166,8 +162,7 @@ static int dev_drivers(struct cmd_ctx *ctx, int argc, struct word *argv)
     strbuf_addstr(&b, "transports:");
     for (int i = 0; i < transport_count(); i++)
         strbuf_printf(&b, " %s", transport_at(i)->usage);
-    msg_out("%s", b.s);
-    strbuf_free(&b);
+    cmd_print_buf(&b);
     return CMD_OK;
 }
 

@@ -18,14 +18,6 @@ static struct desk *ui_desk(struct cmd_ctx *ctx)
     return desk_current;
 }
 
-static void ui_print(struct strbuf *b)
-{
-    if (b->len && b->s[b->len - 1] == '\n')
-        b->s[--b->len] = '\0';
-    msg_out("%s", b->s ? b->s : "");
-    strbuf_free(b);
-}
-
 static int ui_split(struct cmd_ctx *ctx, int argc, struct word *argv)
 {
     struct desk *d = ui_desk(ctx);
@@ -113,7 +105,7 @@ static int ui_pane_list(struct cmd_ctx *ctx, int argc, struct word *argv)
         return CMD_ERR;
     struct strbuf b = { 0 };
     desk_list(d, &b);
-    ui_print(&b);
+    cmd_print_buf(&b);
     return CMD_OK;
 }
 
@@ -122,7 +114,7 @@ static int ui_pane_types(struct cmd_ctx *ctx, int argc, struct word *argv)
     struct strbuf b = { 0 };
     for (int i = 0; i < pane_type_count(); i++)
         strbuf_printf(&b, "%-8s %s\n", pane_type_at(i)->name, pane_type_at(i)->help);
-    ui_print(&b);
+    cmd_print_buf(&b);
     return CMD_OK;
 }
 
@@ -156,7 +148,7 @@ static int ui_layout_list(struct cmd_ctx *ctx, int argc, struct word *argv)
         return CMD_ERR;
     struct strbuf b = { 0 };
     desk_layout_list(d, &b);
-    ui_print(&b);
+    cmd_print_buf(&b);
     return CMD_OK;
 }
 
@@ -175,7 +167,7 @@ static int ui_layout_show(struct cmd_ctx *ctx, int argc, struct word *argv)
     struct strbuf b = { 0 };
     if (argc > 1 && !strcmp(argv[1].text, "-c")) {
         desk_layout_dump(d, &b);
-        ui_print(&b);
+        cmd_print_buf(&b);
         return CMD_OK;
     }
     /* A drawing of the screen at that size, as it would look in a terminal. */
@@ -184,7 +176,7 @@ static int ui_layout_show(struct cmd_ctx *ctx, int argc, struct word *argv)
     canvas_to_text(c, &b);
     canvas_free(c);
     desk_dirty(d);
-    ui_print(&b);
+    cmd_print_buf(&b);
     return CMD_OK;
 }
 
@@ -196,7 +188,7 @@ static int ui_bind(struct cmd_ctx *ctx, int argc, struct word *argv)
     if (argc == 0) {
         struct strbuf b = { 0 };
         desk_bindings(d, &b);
-        ui_print(&b);
+        cmd_print_buf(&b);
         return CMD_OK;
     }
     if (argc < 2)
@@ -232,7 +224,7 @@ static int ui_keys(struct cmd_ctx *ctx, int argc, struct word *argv)
     }
     struct strbuf b = { 0 };
     desk_bindings(d, &b);
-    ui_print(&b);
+    cmd_print_buf(&b);
     return CMD_OK;
 }
 

@@ -220,6 +220,14 @@ int cmd_qty(struct cmd_ctx *ctx, const struct word *w, const char *unit, double 
     return 0;
 }
 
+void cmd_print_buf(struct strbuf *b)
+{
+    if (b->len && b->s[b->len - 1] == '\n')
+        b->s[--b->len] = '\0';
+    msg_out("%s", b->s ? b->s : "");
+    strbuf_free(b);
+}
+
 char *cmd_join(int argc, const struct word *argv, int from)
 {
     struct strbuf b = { 0 };
