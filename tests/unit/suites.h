@@ -16,5 +16,6 @@ Suite *ecfile_suite(void);
 Suite *cell_suite(void);
 Suite *transport_suite(void);
 Suite *keithley_suite(void);
+Suite *nmr_suite(void);
 
 #endif
