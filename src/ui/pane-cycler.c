@@ -147,6 +147,12 @@ static void cyc_draw(struct pane *p, struct canvas *cv, int x, int y, int w, int
         canvas_text(cv, x + 1, y + 4, "no samples yet", CANVAS_AXIS);
         return;
     }
+    if (ph < 14) {
+        /* no room for two readable plots: the voltage is what tells how the cell is doing */
+        plot_set_xlabel(c->pv, "time", c->tscale == 3600 ? "h" : c->tscale == 60 ? "min" : "s");
+        plot_draw(c->pv, cv, x, y + 3, w, ph);
+        return;
+    }
     int h1 = ph / 2;
     plot_draw(c->pv, cv, x, y + 3, w, h1);
     plot_draw(c->pi, cv, x, y + 3 + h1, w, ph - h1);
