@@ -30,6 +30,7 @@ struct plot_state {
     struct plot_series_buf s[PLOT_PANE_MAX];
     struct run *run;
     double tscale;          /* seconds per x unit */
+    int xreverse;
     char title[160];
 };
 
@@ -214,6 +215,10 @@ static int plot_pane_key(struct pane *p, int key)
     case '>': plot_zoom(st->pl, PLOT_Y, 2.0); break;
     case '<': plot_zoom(st->pl, PLOT_Y, 0.5); break;
     case '0': plot_reset(st->pl, PLOT_XY); break;
+    case 'r':
+        st->xreverse = !st->xreverse;
+        plot_set_xreverse(st->pl, st->xreverse);
+        break;
     default: return 0;
     }
     pane_dirty(p);
@@ -262,7 +267,7 @@ const struct pane_type pane_plot_type = {
     .name = "plot",
     .help = "channels of the run against time (`plot GROUP/FIELD...` chooses them)",
     .keyhelp = "  Left/Right h/l  pan time      +/-  zoom time      0  autoscale\n"
-               "  Up/Down k/j     pan values    >/<  zoom values",
+               "  Up/Down k/j     pan values    >/<  zoom values    r  reverse the x axis",
     .titled = 1,
     .init = plot_pane_init,
     .free = plot_pane_free,
