@@ -18,6 +18,7 @@ extern const struct cmd_entry cmd_ui_entries[];
 extern const struct cmd_entry cmd_io_entries[];
 extern const struct cmd_entry cmd_dev_entries[];
 extern const struct cmd_entry cmd_cycler_entries[];
+extern const struct cmd_entry cmd_nmr_entries[];
 
 static const struct cmd_entry *const cmd_groups[] = {
     cmd_core_entries,
@@ -27,6 +28,7 @@ static const struct cmd_entry *const cmd_groups[] = {
     cmd_io_entries,
     cmd_dev_entries,
     cmd_cycler_entries,
+    cmd_nmr_entries,
 };
 
 static const struct cmd_entry **cmd_table;
