@@ -17,6 +17,12 @@
 #include "insitu/bruker.h"
 #include "insitu/util.h"
 
+/* glibc defines CMPLX only for GCC >= 4.7; clang (the fuzz build) gets this equivalent, which is
+ * exact for the finite values used here. */
+#ifndef CMPLX
+#define CMPLX(x, y) ((double complex)((double)(x) + I * (double)(y)))
+#endif
+
 #define JCAMP_MAX_BYTES (16L << 20)    /* real acqus files are a few tens of kB */
 #define JCAMP_MAX_ENTRIES 100000
 #define JCAMP_MAX_ARRAY 1000000
