@@ -282,14 +282,17 @@ int nmr_process(struct nmr_work *w, const struct nmr_params *p, const double com
     /* Reorder, digital filter and phase in one pass: j = 0..SI/2 read bins SI/2 down to 1...
      * the index arithmetic is a reversal, so do it in two straight runs. */
     long half = si / 2;
+    /* Real arithmetic spelled out: C's complex multiply carries an Annex G NaN check that
+     * keeps the loop scalar. Output j reads bin half - j, wrapping below 0. */
+    const double *x = (const double *)buf, *f = (const double *)w->fac;
     for (long j = 0; j < si; j++) {
         long src = half - j;
         if (src < 0)
             src += si;
-        double complex v = buf[src] * w->fac[j];
-        re[j] = creal(v);
+        double xr = x[2 * src], xi = x[2 * src + 1], fr = f[2 * j], fi = f[2 * j + 1];
+        re[j] = xr * fr - xi * fi;
         if (im)
-            im[j] = cimag(v);
+            im[j] = xr * fi + xi * fr;
     }
     return 0;
 }
