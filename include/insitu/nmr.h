@@ -68,6 +68,10 @@ void nmr_work_free(struct nmr_work *w);
  * P->si must equal the workspace's size. */
 int nmr_process(struct nmr_work *w, const struct nmr_params *p, const double complex *fid,
                 long n, double *re, double *im, struct nmr_err *err);
+/* Pearson correlation of two spectra of N points (0 when either is flat): how TopSpin's result
+ * and ours are compared. */
+double nmr_correlation(const double *a, const double *b, long n);
+
 /* The ppm of every point. */
 void nmr_ppm_axis(const struct nmr_params *p, double *ppm);
 

@@ -57,25 +57,6 @@ static int nmr_cmd_load(struct cmd_ctx *ctx, int argc, struct word *argv)
     return CMD_OK;
 }
 
-/* Pearson correlation, the measure the TopSpin comparison is judged by. */
-static double nmr_pearson(const double *a, const double *b, long n)
-{
-    double ma = 0, mb = 0;
-    for (long i = 0; i < n; i++) {
-        ma += a[i];
-        mb += b[i];
-    }
-    ma /= (double)n;
-    mb /= (double)n;
-    double sab = 0, saa = 0, sbb = 0;
-    for (long i = 0; i < n; i++) {
-        sab += (a[i] - ma) * (b[i] - mb);
-        saa += (a[i] - ma) * (a[i] - ma);
-        sbb += (b[i] - mb) * (b[i] - mb);
-    }
-    return saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : 0;
-}
-
 static int nmr_cmd_process(struct cmd_ctx *ctx, int argc, struct word *argv)
 {
     if (strcmp(argv[0].text, "topspin"))
@@ -111,7 +92,7 @@ static int nmr_cmd_process(struct cmd_ctx *ctx, int argc, struct word *argv)
     struct bruker_err be;
     if (access(r1, R_OK) == 0 && nmr_cur.ds.proc.si == p.si && bruker_read_pdata(r1, &nmr_cur.ds.proc, ref, &be) == 0)
         msg_out("processed: %ld points, %.3f..%.3f ppm; correlation with TopSpin's 1r %.7f", p.si,
-                ppm[0], ppm[p.si - 1], nmr_pearson(re, ref, p.si));
+                ppm[0], ppm[p.si - 1], nmr_correlation(re, ref, p.si));
     else
         msg_out("processed: %ld points, %.3f..%.3f ppm", p.si, ppm[0], ppm[p.si - 1]);
     free(ref);

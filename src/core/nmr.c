@@ -549,3 +549,21 @@ int nmr_baseline_poly(double *y, const double *ppm, long n, int order, const dou
         memcpy(coef, c, (size_t)np * sizeof *c);
     return 0;
 }
+
+double nmr_correlation(const double *a, const double *b, long n)
+{
+    double ma = 0, mb = 0;
+    for (long i = 0; i < n; i++) {
+        ma += a[i];
+        mb += b[i];
+    }
+    ma /= (double)n;
+    mb /= (double)n;
+    double sab = 0, saa = 0, sbb = 0;
+    for (long i = 0; i < n; i++) {
+        sab += (a[i] - ma) * (b[i] - mb);
+        saa += (a[i] - ma) * (a[i] - ma);
+        sbb += (b[i] - mb) * (b[i] - mb);
+    }
+    return saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : 0;
+}

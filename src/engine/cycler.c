@@ -786,7 +786,6 @@ static struct device *cycler_pick(struct session *s, char *err, size_t errlen)
 int cycler_start(struct session *s, const char *protocol, const char *file, int line,
                  char *err, size_t errlen)
 {
-    cycler_register_settings();
     if (s->cycler && (s->cycler->state == CYCLER_RUNNING || s->cycler->state == CYCLER_PAUSED)) {
         snprintf(err, errlen, "a protocol is running (`cycler stop` first)");
         return -1;
@@ -916,7 +915,6 @@ const char *cycler_state_name(enum cycler_state st)
 int cycler_view(struct session *s, struct cycler_view *v)
 {
     memset(v, 0, sizeof *v);
-    cycler_register_settings();
     v->vmin = settings_num("cycler.limit.voltage", 0);
     v->vmax = settings_num("cycler.limit.voltage", 1);
     v->imax = settings_num("cycler.limit.current", 0);

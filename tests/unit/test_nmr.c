@@ -21,24 +21,6 @@
 #include "insitu/util.h"
 #include "suites.h"
 
-static double pearson(const double *a, const double *b, long n)
-{
-    double ma = 0, mb = 0;
-    for (long i = 0; i < n; i++) {
-        ma += a[i];
-        mb += b[i];
-    }
-    ma /= (double)n;
-    mb /= (double)n;
-    double sab = 0, saa = 0, sbb = 0;
-    for (long i = 0; i < n; i++) {
-        sab += (a[i] - ma) * (b[i] - mb);
-        saa += (a[i] - ma) * (a[i] - ma);
-        sbb += (b[i] - mb) * (b[i] - mb);
-    }
-    return sab / sqrt(saa * sbb);
-}
-
 static char *bruker_root(void)
 {
     const char *s = getenv("INSITU_SHARED");
@@ -84,14 +66,14 @@ START_TEST(oracle_topspin)
         char *path = util_printf("%s/pdata/1/1r", dir);
         ck_assert_msg(bruker_read_pdata(path, &ds.proc, r1, &e) == 0, "%s", e.msg);
         free(path);
-        double cr = pearson(re, r1, si);
+        double cr = nmr_correlation(re, r1, si);
         path = util_printf("%s/pdata/1/1i", dir);
         double ci = NAN;
         /* TopSpin stores 1i with the opposite sign of Im{S exp(-i phi)} (see nmr.h). */
         for (long j = 0; j < si; j++)
             im[j] = -im[j];
         if (bruker_read_pdata(path, &ds.proc, i1, &e) == 0)
-            ci = pearson(im, i1, si);
+            ci = nmr_correlation(im, i1, si);
         free(path);
         printf("oracle %s: SI %ld, correlation with TopSpin 1r %.7f, 1i %.7f\n", de->d_name, si,
                cr, ci);
