@@ -18,6 +18,10 @@ struct strbuf;
 
 /* A reply line, or NULL when the request timed out or the device went away. */
 typedef void (*device_reply_fn)(struct device *d, const char *reply, void *arg);
+/* A binary block reply (LEN bytes), or DATA NULL when it timed out, was not a block, or the
+ * device went away. DATA is freed after the call. */
+typedef void (*device_block_fn)(struct device *d, const char *data, size_t len, void *arg);
+struct spectrometer_ops;
 
 /* One reading of a cycler or potentiostat. */
 struct cycler_sample {
@@ -45,6 +49,7 @@ struct driver {
     const char *klass;      /* "cycler" */
     const char *help;
     const struct cycler_ops *cycler;
+    const struct spectrometer_ops *spectrometer;    /* include/insitu/spectrometer.h */
     /* After (re)connecting: identify and configure, then call device_ready (or device_fail). */
     void (*start)(struct device *d);
     /* Make outputs safe (output off) as far as the instrument still listens. */
@@ -75,6 +80,7 @@ struct device {
     int nq, capq;
     int busy;                   /* the head request was written and waits for its reply */
     char inbuf[4096];
+    struct device_blk *blk;     /* a binary block being received */
     size_t inlen;
     long long timer, reconnect_timer;
     double backoff;
@@ -113,6 +119,10 @@ void device_drain_all(struct session *s, double timeout);
  * FRONT puts it before everything queued (safety commands). Returns 0 or -1 (not connected). */
 int device_send(struct device *d, const char *cmd, device_reply_fn fn, void *arg,
                 double timeout, int front);
+/* Send CMD and expect an IEEE 488.2 definite-length block ("#<d><len><bytes>", a terminator
+ * after it is optional) within TIMEOUT seconds: how waveforms and FIDs come back. */
+int device_send_block(struct device *d, const char *cmd, device_block_fn fn, void *arg,
+                      double timeout);
 /* Driver says: configured and ready / this went wrong (reconnect later). */
 void device_ready(struct device *d);
 void device_fail(struct device *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -10,6 +10,7 @@ struct run;
 struct archive;
 struct device;
 struct cycler;
+struct nmrrun;
 
 struct session_waiter {
     void (*fn)(void *arg);
@@ -35,6 +36,7 @@ struct session {
     int ndevices;
     struct device **devices;    /* instruments, in the order they were added */
     struct cycler *cycler;      /* the cycler engine, when a cycler protocol exists */
+    struct nmrrun *nmr;         /* the NMR series engine, once used */
     int stopping;               /* session_run_stop is under way */
 };
 
@@ -45,6 +47,10 @@ void session_free(struct session *s);
  * first; on failure nothing is left and err says why. */
 int session_run_start(struct session *s, const char *name, int nkv, char *const *kv,
                       char *err, size_t errlen);
+/* The same for a run whose time zero is UTC0 (imports of earlier data: run time 0 is when the
+ * first experiment started, not now). */
+int session_run_start_utc(struct session *s, const char *name, double utc0, int nkv,
+                          char *const *kv, char *err, size_t errlen);
 /* End the active run (reason: "stopped", "interrupted", ...), close its archive. */
 int session_run_stop(struct session *s, const char *reason, char *err, size_t errlen);
 /* Call FN once when the active run ends (immediately-next-iteration if none is active). */

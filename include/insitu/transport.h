@@ -5,6 +5,7 @@
  *               flow=none|xonxoff|rtscts|dtrdsr]
  *   tcp:HOST:PORT                HOST may be a name, an IPv4 address or [an IPv6 address]
  *   sim:MODEL[,opt=value...]     insitu-sim as a child process over a socketpair
+ *   dir:PATH                     a directory written by the instrument's own software (fd -1)
  *
  * Every transport hands out one non-blocking file descriptor that the event loop watches; the
  * device layer does all reading and writing through it. Opening never blocks for long

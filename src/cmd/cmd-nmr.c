@@ -1,6 +1,6 @@
-/* cmd-nmr: NMR datasets on disk: nmr load bruker, nmr process topspin, nmr export.
- * The spectrum loaded here is the session's "current spectrum"; the run-level series (time x
- * ppm, tracked peaks) comes with the spectrometer. */
+/* cmd-nmr: the NMR commands. Datasets on disk (nmr load bruker, nmr process topspin), the
+ * run's series (nmr start|stop|wait|status, regions and peaks, reprocess, reference) and
+ * exports. `nmr export` writes the run's newest spectrum, else the loaded dataset's. */
 #include <complex.h>
 #include <errno.h>
 #include <math.h>
@@ -13,6 +13,10 @@
 #include "insitu/cmd.h"
 #include "insitu/msg.h"
 #include "insitu/nmr.h"
+#include "insitu/nmrrun.h"
+#include "insitu/session.h"
+#include "insitu/units.h"
+#include "insitu/loop.h"
 #include "insitu/paths.h"
 #include "insitu/util.h"
 
@@ -129,6 +133,21 @@ static int nmr_export_jdx(FILE *f, const char *title)
 
 static int nmr_cmd_export(struct cmd_ctx *ctx, int argc, struct word *argv)
 {
+    /* what the spectrum pane shows: the run's newest spectrum when there is one */
+    const double *ppm;
+    long n;
+    double sf;
+    const double *spec = nmrrun_latest(ctx->s, &ppm, &n, &sf);
+    if (spec) {
+        free(nmr_cur.re);
+        free(nmr_cur.ppm);
+        nmr_cur.re = util_malloc((size_t)n * sizeof *nmr_cur.re);
+        nmr_cur.ppm = util_malloc((size_t)n * sizeof *nmr_cur.ppm);
+        memcpy(nmr_cur.re, spec, (size_t)n * sizeof *spec);
+        memcpy(nmr_cur.ppm, ppm, (size_t)n * sizeof *ppm);
+        nmr_cur.n = n;
+        nmr_cur.p.sf = sf;
+    }
     if (!nmr_cur.re)
         return cmd_error(ctx, "no processed spectrum (`nmr process topspin` first)");
     int force = argc == 2 && !strcmp(argv[0].text, "-f");
@@ -165,7 +184,327 @@ static int nmr_cmd_export(struct cmd_ctx *ctx, int argc, struct word *argv)
     return CMD_OK;
 }
 
+/* ---- the run's series ---- */
+
+/* A chemical shift: "245ppm", "245 ppm" or a bare number (ppm is what everybody means). */
+static int nmr_ppm(struct cmd_ctx *ctx, const struct word *w, double *out)
+{
+    char *end;
+    double v = strtod(w->text, &end);
+    if (end != w->text && !*end && isfinite(v)) {
+        *out = v;
+        return 0;
+    }
+    return cmd_qty(ctx, w, "ppm", out);
+}
+
+static int nmr_cmd_start(struct cmd_ctx *ctx, int argc, struct word *argv)
+{
+    long count = -1;
+    const char *dev = NULL;
+    for (int i = 0; i < argc; i++) {
+        char *end;
+        long v = strtol(argv[i].text, &end, 10);
+        if (end != argv[i].text && !*end) {
+            if (v < 1)
+                return cmd_error(ctx, "\"%s\": the number of spectra is 1 or more", argv[i].text);
+            count = v;
+        } else {
+            dev = argv[i].text;
+        }
+    }
+    char err[300];
+    if (nmrrun_start(ctx->s, dev, count, err, sizeof err) < 0)
+        return cmd_error(ctx, "%s", err);
+    return CMD_OK;
+}
+
+static int nmr_cmd_stop(struct cmd_ctx *ctx, int argc, struct word *argv)
+{
+    char err[300];
+    if (nmrrun_stop(ctx->s, err, sizeof err) < 0)
+        return cmd_error(ctx, "%s", err);
+    return CMD_OK;
+}
+
+struct nmr_wait {
+    struct exec *ex;
+    struct session *s;
+    long long timer;
+    struct cmd_ctx ctx;
+    char *file;
+};
+
+static void nmr_wait_free(struct nmr_wait *w)
+{
+    free(w->file);
+    free(w);
+}
+
+static void nmr_wait_cancel(struct exec *ex, void *arg)
+{
+    struct nmr_wait *w = arg;
+    nmrrun_cancel_idle(w->s, w);
+    if (w->timer)
+        loop_timer_del(w->s->loop, w->timer);
+    nmr_wait_free(w);
+}
+
+static void nmr_wait_idle(void *arg)
+{
+    struct nmr_wait *w = arg;
+    struct exec *ex = w->ex;
+    if (w->timer)
+        loop_timer_del(w->s->loop, w->timer);
+    nmr_wait_free(w);
+    exec_resume(ex, CMD_OK);
+}
+
+static double nmr_wait_timeout(struct loop *l, long long id, void *arg)
+{
+    struct nmr_wait *w = arg;
+    struct exec *ex = w->ex;
+    nmrrun_cancel_idle(w->s, w);
+    w->ctx.file = w->file;
+    cmd_error(&w->ctx, "timed out; the acquisition goes on");
+    nmr_wait_free(w);
+    exec_resume(ex, CMD_ERR);
+    return -1;
+}
+
+static int nmr_cmd_wait(struct cmd_ctx *ctx, int argc, struct word *argv)
+{
+    double limit = 0;
+    if (argc && cmd_qty(ctx, &argv[0], "s", &limit) < 0)
+        return CMD_ERR;
+    if (!nmrrun_busy(ctx->s))
+        return CMD_OK;
+    struct nmr_wait *w = util_calloc(1, sizeof *w);
+    w->ex = ctx->ex;
+    w->s = ctx->s;
+    w->ctx = *ctx;
+    w->file = ctx->file ? util_strdup(ctx->file) : NULL;
+    if (limit > 0)
+        w->timer = loop_timer_add(ctx->s->loop, limit, 1, nmr_wait_timeout, w);
+    nmrrun_on_idle(ctx->s, nmr_wait_idle, w);
+    exec_wait(ctx->ex, nmr_wait_cancel, w);
+    return CMD_WAIT;
+}
+
+static int nmr_cmd_status(struct cmd_ctx *ctx, int argc, struct word *argv)
+{
+    struct strbuf b = { 0 };
+    nmrrun_status(ctx->s, &b);
+    cmd_print_buf(&b);
+    return CMD_OK;
+}
+
+static int nmr_cmd_region(struct cmd_ctx *ctx, int argc, struct word *argv)
+{
+    char err[300];
+    const char *verb = argv[0].text;
+    if (!strcmp(verb, "list")) {
+        struct strbuf b = { 0 };
+        nmrrun_list(ctx->s, &b);
+        cmd_print_buf(&b);
+        return CMD_OK;
+    }
+    if (!strcmp(verb, "remove")) {
+        if (argc != 2)
+            return cmd_error(ctx, "usage: nmr %s remove NAME", ctx->entry->sub);
+        if (nmrrun_remove(ctx->s, argv[1].text, err, sizeof err) < 0)
+            return cmd_error(ctx, "%s", err);
+        return CMD_OK;
+    }
+    if (argc != 4)
+        return cmd_error(ctx, "usage: %s", ctx->entry->usage);
+    double lo, hi;
+    if (nmr_ppm(ctx, &argv[2], &lo) < 0 || nmr_ppm(ctx, &argv[3], &hi) < 0)
+        return CMD_ERR;
+    if (nmrrun_region_add(ctx->s, argv[1].text, lo, hi, err, sizeof err) < 0)
+        return cmd_error(ctx, "%s", err);
+    return CMD_OK;
+}
+
+static int nmr_cmd_peak(struct cmd_ctx *ctx, int argc, struct word *argv)
+{
+    const char *verb = argv[0].text;
+    if (strcmp(verb, "add"))
+        return nmr_cmd_region(ctx, argc, argv);
+    if (argc < 3)
+        return cmd_error(ctx, "usage: %s", ctx->entry->usage);
+    struct nmrfit_peak pk;
+    memset(&pk, 0, sizeof pk);
+    pk.shape = NMRFIT_PVOIGT;
+    pk.eta = 0.5;
+    if (nmr_ppm(ctx, &argv[2], &pk.pos) < 0)
+        return CMD_ERR;
+    pk.lo = pk.pos - 10;
+    pk.hi = pk.pos + 10;
+    int pos = 0;
+    for (int i = 3; i < argc; i++) {
+        const char *t = argv[i].text;
+        if (!strncmp(t, "shape=", 6)) {
+            if (nmrfit_shape_parse(t + 6, &pk.shape) < 0)
+                return cmd_error(ctx, "\"%s\": shapes are pvoigt, voigt, lorentz, gauss", t + 6);
+        } else if (!strncmp(t, "fwhm=", 5)) {
+            struct word w = argv[i];
+            w.text = (char *)t + 5;
+            if (nmr_ppm(ctx, &w, &pk.fwhm) < 0)
+                return CMD_ERR;
+            if (pk.fwhm <= 0)
+                return cmd_error(ctx, "\"%s\": the width must be positive", t);
+        } else if (pos < 2) {
+            double v;
+            if (nmr_ppm(ctx, &argv[i], &v) < 0)
+                return CMD_ERR;
+            if (pos++ == 0)
+                pk.lo = v;
+            else
+                pk.hi = v;
+        } else {
+            return cmd_error(ctx, "\"%s\": unexpected (usage: %s)", t, ctx->entry->usage);
+        }
+    }
+    if (pos == 1)
+        return cmd_error(ctx, "a position range needs two limits (usage: %s)", ctx->entry->usage);
+    if (pk.lo > pk.hi) {
+        double x = pk.lo;
+        pk.lo = pk.hi;
+        pk.hi = x;
+    }
+    pk.gfwhm = pk.lfwhm = pk.fwhm / 2;
+    char err[300];
+    if (nmrrun_peak_add(ctx->s, argv[1].text, &pk, err, sizeof err) < 0)
+        return cmd_error(ctx, "%s", err);
+    return CMD_OK;
+}
+
+static int nmr_cmd_reprocess(struct cmd_ctx *ctx, int argc, struct word *argv)
+{
+    char err[300];
+    if (nmrrun_reprocess(ctx->s, err, sizeof err) < 0)
+        return cmd_error(ctx, "%s", err);
+    msg_out("reprocessed");
+    return CMD_OK;
+}
+
+struct nmr_refwait {
+    struct exec *ex;
+    struct cmd_ctx ctx;
+    char *file;
+    int cancelled;
+};
+
+static void nmr_ref_cancel(struct exec *ex, void *arg)
+{
+    struct nmr_refwait *w = arg;
+    w->cancelled = 1;    /* the measurement finishes on its own; nobody waits for it */
+}
+
+static void nmr_ref_done(void *arg, int ok, const char *msg)
+{
+    struct nmr_refwait *w = arg;
+    if (w->cancelled) {
+        free(w->file);
+        free(w);
+        return;
+    }
+    w->ctx.file = w->file;
+    if (ok)
+        msg_out("%s", msg);
+    else
+        cmd_error(&w->ctx, "%s", msg);
+    struct exec *ex = w->ex;
+    free(w->file);
+    free(w);
+    exec_resume(ex, ok ? CMD_OK : CMD_ERR);
+}
+
+static int nmr_cmd_reference(struct cmd_ctx *ctx, int argc, struct word *argv)
+{
+    struct nmr_refwait *w = util_calloc(1, sizeof *w);
+    w->ex = ctx->ex;
+    w->ctx = *ctx;
+    w->file = ctx->file ? util_strdup(ctx->file) : NULL;
+    char err[300];
+    if (nmrrun_reference(ctx->s, argv[0].text, nmr_ref_done, w, err, sizeof err) < 0) {
+        free(w->file);
+        free(w);
+        return cmd_error(ctx, "%s", err);
+    }
+    exec_wait(ctx->ex, nmr_ref_cancel, w);
+    return CMD_WAIT;
+}
+
+static int nmr_cmd_standard(struct cmd_ctx *ctx, int argc, struct word *argv)
+{
+    if (argc == 0) {
+        struct strbuf b = { 0 };
+        nmrrun_standards(&b);
+        cmd_print_buf(&b);
+        return CMD_OK;
+    }
+    if (argc != 3)
+        return cmd_error(ctx, "usage: %s", ctx->entry->usage);
+    double ppm;
+    if (nmr_ppm(ctx, &argv[2], &ppm) < 0)
+        return CMD_ERR;
+    char err[200];
+    if (nmrrun_standard_set(argv[0].text, argv[1].text, ppm, err, sizeof err) < 0)
+        return cmd_error(ctx, "%s", err);
+    return CMD_OK;
+}
+
+static int nmr_cmd_export_trend(struct cmd_ctx *ctx, int argc, struct word *argv)
+{
+    int force = argc == 2 && !strcmp(argv[0].text, "-f");
+    if (argc == 2 && !force)
+        return cmd_error(ctx, "usage: %s", ctx->entry->usage);
+    const char *out = argv[argc - 1].text;
+    if (!force && access(out, F_OK) == 0)
+        return cmd_error(ctx, "%s exists (-f replaces it)", out);
+    char err[300];
+    if (nmrrun_export_trend(ctx->s, out, err, sizeof err) < 0)
+        return cmd_error(ctx, "%s", err);
+    msg_out("trend written to %s", out);
+    return CMD_OK;
+}
+
 const struct cmd_entry cmd_nmr_entries[] = {
+    { "nmr", "start", NULL, "word? word?", "nmr start [COUNT] [DEVICE]",
+      "Acquire spectra into the active run, one after the other (COUNT of them, else until the "
+      "run ends or `nmr stop`), each processed, integrated, fitted and archived in group nmr. "
+      "With a TopSpin device, follow its experiments as they finish.", nmr_cmd_start },
+    { "nmr", "stop", NULL, "", "nmr stop",
+      "Stop acquiring; an acquisition under way is halted and kept with the scans it has.",
+      nmr_cmd_stop },
+    { "nmr", "wait", NULL, "qty:s?", "nmr wait [TIMEOUT]",
+      "Wait until the acquisition loop is over (COUNT spectra taken, stopped, or the run "
+      "ended).", nmr_cmd_wait },
+    { "nmr", "status", NULL, "", "nmr status",
+      "The spectrometer, the acquisition parameters, the series, the reference, the regions "
+      "and peaks with their last fits.", nmr_cmd_status },
+    { "nmr", "region", NULL, "choice:add|remove|list word*", "nmr region add NAME FROM TO",
+      "Integrate FROM..TO ppm (`240ppm 252ppm`) in every spectrum: variable integral_NAME. "
+      "`nmr region remove NAME`, `nmr region list`.", nmr_cmd_region },
+    { "nmr", "peak", NULL, "choice:add|remove|list word*",
+      "nmr peak add NAME POS [FROM TO] [shape=pvoigt|voigt|lorentz|gauss] [fwhm=W]",
+      "Fit a line at POS (bounded to FROM..TO, default +-10 ppm) in every spectrum, all peaks "
+      "together, each spectrum starting from the previous fit: integral_, position_, width_ "
+      "(and eta_) NAME with their _err.", nmr_cmd_peak },
+    { "nmr", "reprocess", NULL, "", "nmr reprocess",
+      "Process the run's whole series again with the present settings, regions and peaks, and "
+      "rewrite spectrum and the derived variables (the raw FIDs stay).", nmr_cmd_reprocess },
+    { "nmr", "reference", NULL, "word", "nmr reference STANDARD",
+      "Measure a solid standard (NaCl for 23Na, LiCl for 7Li; `nmr standard` lists them) and set "
+      "nmr.sr so that its line reads at its tabulated shift.", nmr_cmd_reference },
+    { "nmr", "standard", NULL, "word? word? word?", "nmr standard [NAME NUCLEUS SHIFT]",
+      "List the reference standards, or add or change one (`nmr standard NaCl 23Na 7.21ppm`).",
+      nmr_cmd_standard },
+    { "nmr", "export-trend", NULL, "word word?", "nmr export-trend [-f] FILE.csv",
+      "Write time, charge and every region and peak variable of the run's series as CSV.",
+      nmr_cmd_export_trend },
     { "nmr", "load", NULL, "choice:bruker dir", "nmr load bruker DIR",
       "Read a Bruker dataset: DIR/acqus, DIR/fid (int32 or float64, either byte order, padded "
       "blocks) and DIR/pdata/1/procs.", nmr_cmd_load },
@@ -174,7 +513,7 @@ const struct cmd_entry cmd_nmr_entries[] = {
       "window, FCOR, zero fill, FFT, digital filter, phase, ppm axis). When pdata/1/1r is "
       "there, the correlation with TopSpin's result is printed.", nmr_cmd_process },
     { "nmr", "export", NULL, "word word?", "nmr export [-f] FILE.csv|FILE.jdx",
-      "Write the processed spectrum as CSV (ppm, intensity) or JCAMP-DX. An existing FILE is "
+      "Write the newest spectrum of the run (else the processed dataset) as CSV (ppm, intensity) or JCAMP-DX. An existing FILE is "
       "kept unless -f.", nmr_cmd_export },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };

@@ -9,6 +9,7 @@
 extern const struct transport_ops transport_serial_ops;
 extern const struct transport_ops transport_tcp_ops;
 extern const struct transport_ops transport_sim_ops;
+extern const struct transport_ops transport_dir_ops;
 
 /* strerror(ERRNUM) with a lower-case first letter, to fit in the middle of a message
  * ("tcp:localhost:5025: connection refused"). Returns BUF. */

@@ -363,14 +363,17 @@ static const struct cycler_ops kei_ops2450 = {
 };
 
 const struct driver keithley2400_driver = {
-    "keithley2400", "cycler", "Keithley 2400-series SourceMeter, SCPI over RS-232/GPIB/LAN",
-    &kei_ops2400, kei_start2400, kei_safe, kei_clock, kei_free,
+    .name = "keithley2400", .klass = "cycler",
+    .help = "Keithley 2400-series SourceMeter, SCPI over RS-232/GPIB/LAN",
+    .cycler = &kei_ops2400, .start = kei_start2400, .safe = kei_safe, .clock = kei_clock, .free = kei_free,
 };
 const struct driver keithley6430_driver = {
-    "keithley6430", "cycler", "Keithley 6430 sub-femtoamp SourceMeter (2400 SCPI; 100 nA range)",
-    &kei_ops2400, kei_start2400, kei_safe, kei_clock, kei_free,
+    .name = "keithley6430", .klass = "cycler",
+    .help = "Keithley 6430 sub-femtoamp SourceMeter (2400 SCPI; 100 nA range)",
+    .cycler = &kei_ops2400, .start = kei_start2400, .safe = kei_safe, .clock = kei_clock, .free = kei_free,
 };
 const struct driver keithley2450_driver = {
-    "keithley2450", "cycler", "Keithley 2450 SourceMeter (2450 SCPI dialect)",
-    &kei_ops2450, kei_start2450, kei_safe, kei_clock, kei_free,
+    .name = "keithley2450", .klass = "cycler",
+    .help = "Keithley 2450 SourceMeter (2450 SCPI dialect)",
+    .cycler = &kei_ops2450, .start = kei_start2450, .safe = kei_safe, .clock = kei_clock, .free = kei_free,
 };

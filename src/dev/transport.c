@@ -23,6 +23,7 @@ static const struct transport_ops *const transport_table[] = {
     &transport_serial_ops,
     &transport_tcp_ops,
     &transport_sim_ops,
+    &transport_dir_ops,
 };
 
 int transport_count(void)

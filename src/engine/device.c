@@ -25,8 +25,19 @@
 struct device_req {
     char *cmd;
     device_reply_fn fn;
+    device_block_fn block;      /* the reply is an IEEE 488.2 binary block, not a line */
     void *arg;
     double timeout;
+};
+
+/* A definite-length arbitrary block on its way in: "#", one digit D, D digits of length,
+ * then that many bytes (IEEE 488.2, 7.7.6). */
+#define DEVICE_BLOCK_MAX (256u << 20)   /* larger claims are noise, not data */
+struct device_blk {
+    int phase;                  /* 0 '#', 1 digit count, 2 length digits, 3 data */
+    int ndig, got;
+    size_t len, have;
+    char *buf;
 };
 
 /* ---- the driver table ---- */
@@ -34,11 +45,13 @@ struct device_req {
 extern const struct driver keithley2400_driver;
 extern const struct driver keithley2450_driver;
 extern const struct driver keithley6430_driver;
+extern const struct driver nmrsim_driver;
 
 static const struct driver *const drivers[] = {
     &keithley2400_driver,
     &keithley2450_driver,
     &keithley6430_driver,
+    &nmrsim_driver,
 };
 
 const struct driver *driver_find(const char *name)
@@ -112,6 +125,15 @@ static void device_notify(struct device *d)
 static void device_lost(struct device *d, const char *why, int close_link);
 static void device_pump(struct device *d);
 
+static void device_block_reset(struct device *d)
+{
+    struct device_blk *b = d->blk;
+    if (!b)
+        return;
+    free(b->buf);
+    memset(b, 0, sizeof *b);
+}
+
 static double device_timeout(struct loop *l, long long id, void *arg)
 {
     struct device *d = arg;
@@ -127,7 +149,10 @@ static double device_timeout(struct loop *l, long long id, void *arg)
     char why[160];
     snprintf(why, sizeof why, "no reply to %s within %gs", r.cmd, r.timeout);
     free(r.cmd);
-    if (r.fn)
+    device_block_reset(d);
+    if (r.block)
+        r.block(d, NULL, 0, r.arg);
+    else if (r.fn)
         r.fn(d, NULL, r.arg);
     if (d->failures >= DEVICE_MAX_FAILURES)
         device_lost(d, why, 0);
@@ -151,8 +176,9 @@ static void device_pump(struct device *d)
             device_lost(d, why, 1);
             return;
         }
-        if (r->fn) {
+        if (r->fn || r->block) {
             d->busy = 1;
+            device_block_reset(d);
             d->timer = loop_timer_add(d->s->loop, r->timeout, 0, device_timeout, d);
             return;
         }
@@ -160,16 +186,16 @@ static void device_pump(struct device *d)
     }
 }
 
-int device_send(struct device *d, const char *cmd, device_reply_fn fn, void *arg,
-                double timeout, int front)
+static int device_queue(struct device *d, const char *cmd, device_reply_fn fn,
+                        device_block_fn block, void *arg, double timeout, int front)
 {
-    if (!d->tp || d->state == DEVICE_LOST || d->state == DEVICE_CLOSED)
+    if (!d->tp || d->tp->fd < 0 || d->state == DEVICE_LOST || d->state == DEVICE_CLOSED)
         return -1;
     if (d->nq == d->capq) {
         d->capq = d->capq ? d->capq * 2 : 16;
         d->q = util_reallocarray(d->q, (size_t)d->capq, sizeof *d->q);
     }
-    struct device_req r = { util_strdup(cmd), fn, arg, timeout > 0 ? timeout : 2.0 };
+    struct device_req r = { util_strdup(cmd), fn, block, arg, timeout > 0 ? timeout : 2.0 };
     /* a safety command jumps the queue, but never ahead of a request already on the wire */
     int at = front ? (d->busy ? 1 : 0) : d->nq;
     memmove(d->q + at + 1, d->q + at, (size_t)(d->nq - at) * sizeof *d->q);
@@ -179,17 +205,25 @@ int device_send(struct device *d, const char *cmd, device_reply_fn fn, void *arg
     return 0;
 }
 
+int device_send(struct device *d, const char *cmd, device_reply_fn fn, void *arg,
+                double timeout, int front)
+{
+    return device_queue(d, cmd, fn, NULL, arg, timeout, front);
+}
+
+int device_send_block(struct device *d, const char *cmd, device_block_fn fn, void *arg,
+                      double timeout)
+{
+    if (!d->blk)
+        d->blk = util_calloc(1, sizeof *d->blk);
+    return device_queue(d, cmd, NULL, fn, arg, timeout, 0);
+}
+
 /* ---- reading ---- */
 
-static void device_line(struct device *d, const char *line)
+/* The head request got its whole answer: take it off the queue. */
+static struct device_req device_answered(struct device *d)
 {
-    if (!*line)
-        return;
-    if (!d->busy || !d->nq) {
-        /* an instrument that talks unasked is confused or not what we think it is */
-        device_garbage(d, line);
-        return;
-    }
     struct device_req r = d->q[0];
     d->q[0].cmd = NULL;
     device_pop(d);
@@ -201,6 +235,83 @@ static void device_line(struct device *d, const char *line)
     d->replies++;
     d->failures = 0;
     free(r.cmd);
+    return r;
+}
+
+/* Feed N bytes to the block the head request waits for; returns how many were used. A
+ * terminator after the block is left to the line reader, which skips empty lines. */
+static size_t device_block_feed(struct device *d, const char *p, size_t n)
+{
+    struct device_blk *b = d->blk;
+    size_t used = 0;
+    while (used < n) {
+        unsigned char c = (unsigned char)p[used];
+        if (b->phase == 0) {
+            used++;
+            if (c == '\r' || c == '\n')
+                continue;
+            if (c != '#')
+                goto garbage;
+            b->phase = 1;
+        } else if (b->phase == 1) {
+            used++;
+            if (c < '1' || c > '9')     /* "#0" (indefinite length) is not spoken here */
+                goto garbage;
+            b->ndig = c - '0';
+            b->got = 0;
+            b->len = 0;
+            b->phase = 2;
+        } else if (b->phase == 2) {
+            used++;
+            if (c < '0' || c > '9')
+                goto garbage;
+            b->len = b->len * 10 + (size_t)(c - '0');
+            if (b->len > DEVICE_BLOCK_MAX)
+                goto garbage;
+            if (++b->got == b->ndig) {
+                b->phase = 3;
+                b->have = 0;
+                b->buf = util_malloc(b->len ? b->len : 1);
+            }
+        } else {
+            size_t take = n - used < b->len - b->have ? n - used : b->len - b->have;
+            memcpy(b->buf + b->have, p + used, take);
+            b->have += take;
+            used += take;
+        }
+        if (b->phase == 3 && b->have == b->len) {
+            char *data = b->buf;
+            size_t len = b->len;
+            b->buf = NULL;
+            device_block_reset(d);
+            struct device_req r = device_answered(d);
+            r.block(d, data, len, r.arg);
+            free(data);
+            return used;
+        }
+    }
+    return used;
+garbage:
+    device_block_reset(d);
+    {
+        struct device_req r = device_answered(d);
+        d->replies--;
+        r.block(d, NULL, 0, r.arg);
+    }
+    device_garbage(d, "(not a binary block)");
+    return used;
+}
+
+static void device_line(struct device *d, const char *line)
+{
+    if (!*line)
+        return;
+    if (!d->busy || !d->nq) {
+        /* an instrument that talks unasked is confused or not what we think it is */
+        device_garbage(d, line);
+        return;
+    }
+    struct device_req r = device_answered(d);
     if (r.fn)
         r.fn(d, line, r.arg);
 }
@@ -230,18 +341,27 @@ static void device_read(struct loop *l, int fd, int events, void *arg)
         }
         device_trace(d, "<", d->inbuf + d->inlen, (size_t)n);
         d->inlen += (size_t)n;
-        /* Replies end in CR, LF, CRLF or LFCR (the Keithley's terminator is configurable). */
-        size_t start = 0;
-        for (size_t i = 0; i < d->inlen; i++) {
-            if (d->inbuf[i] != '\n' && d->inbuf[i] != '\r')
+        /* Replies end in CR, LF, CRLF or LFCR (the Keithley's terminator is configurable);
+         * a request for a binary block takes bytes as they come instead. */
+        size_t start = 0, i = 0;
+        while (i < d->inlen) {
+            if (d->busy && d->nq && d->q[0].block) {
+                start += device_block_feed(d, d->inbuf + start, d->inlen - start);
+                if (d->state == DEVICE_LOST || !d->tp)
+                    return;
+                i = start;
                 continue;
-            d->inbuf[i] = '\0';
-            char *line = util_strdup(d->inbuf + start);
-            start = i + 1;
-            device_line(d, line);
-            free(line);
-            if (d->state == DEVICE_LOST || !d->tp)
-                return;
+            }
+            if (d->inbuf[i] == '\n' || d->inbuf[i] == '\r') {
+                d->inbuf[i] = '\0';
+                char *line = util_strdup(d->inbuf + start);
+                start = i + 1;
+                device_line(d, line);
+                free(line);
+                if (d->state == DEVICE_LOST || !d->tp)
+                    return;
+            }
+            i++;
         }
         memmove(d->inbuf, d->inbuf + start, d->inlen - start);
         d->inlen -= start;
@@ -268,13 +388,16 @@ static void device_flush(struct device *d)
     d->timer = 0;
     d->busy = 0;
     d->inlen = 0;
+    device_block_reset(d);
     /* everybody waiting is told: no reply will come */
     while (d->nq) {
         struct device_req r = d->q[0];
         d->q[0].cmd = NULL;
         device_pop(d);
         free(r.cmd);
-        if (r.fn)
+        if (r.block)
+            r.block(d, NULL, 0, r.arg);
+        else if (r.fn)
             r.fn(d, NULL, r.arg);
     }
 }
@@ -283,7 +406,8 @@ static void device_close_transport(struct device *d)
 {
     device_flush(d);
     if (d->tp) {
-        loop_fd_del(d->s->loop, d->tp->fd);
+        if (d->tp->fd >= 0)
+            loop_fd_del(d->s->loop, d->tp->fd);
         transport_close(d->tp);
         d->tp = NULL;
     }
@@ -302,7 +426,8 @@ static int device_connect(struct device *d, char *err, size_t errlen)
         d->tp = NULL;
         return -1;
     }
-    loop_fd_add(d->s->loop, d->tp->fd, LOOP_READ, device_read, d);
+    if (d->tp->fd >= 0)     /* a watched directory has no byte stream */
+        loop_fd_add(d->s->loop, d->tp->fd, LOOP_READ, device_read, d);
     d->state = DEVICE_CONNECTING;
     d->failures = 0;
     d->drv->start(d);
@@ -468,6 +593,8 @@ static void device_free(struct device *d)
     if (d->drv->free)
         d->drv->free(d);
     free(d->q);
+    device_block_reset(d);
+    free(d->blk);
     free(d->why);
     free(d->name);
     free(d->spec);

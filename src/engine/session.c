@@ -11,6 +11,7 @@
 #include "insitu/archive.h"
 #include "insitu/clock.h"
 #include "insitu/cycler.h"
+#include "insitu/nmrrun.h"
 #include "insitu/device.h"
 #include "insitu/loop.h"
 #include "insitu/msg.h"
@@ -74,6 +75,7 @@ struct session *session_new(void)
     if (!settings_find("clock.speed")) {
         settings_register(session_settings);
         cycler_register_settings();
+        nmrrun_register_settings();
         char *dir = paths_data_dir();
         char *runs = util_printf("%s/runs", dir);
         char *argv[] = { runs };
@@ -93,6 +95,7 @@ void session_free(struct session *s)
         session_run_stop(s, "exit", NULL, 0);
     device_drain_all(s, 2.0);
     cycler_free(s);
+    nmrrun_free(s);
     device_free_all(s);
     loop_free(s->loop);
     free(s->waiters);
@@ -119,6 +122,12 @@ static double session_sync_tick(struct loop *l, long long id, void *arg)
 
 int session_run_start(struct session *s, const char *name, int nkv, char *const *kv,
                       char *err, size_t errlen)
+{
+    return session_run_start_utc(s, name, clock_utc(), nkv, kv, err, errlen);
+}
+
+int session_run_start_utc(struct session *s, const char *name, double utc0, int nkv,
+                          char *const *kv, char *err, size_t errlen)
 {
     if (s->run) {
         snprintf(err, errlen, "run %s is active; `run stop` it first", s->run->name);
@@ -151,7 +160,7 @@ int session_run_start(struct session *s, const char *name, int nkv, char *const 
             return -1;
         }
     }
-    struct run *r = run_new(name, clock_utc(), clock_now());
+    struct run *r = run_new(name, utc0, clock_now());
     /* Metadata a lab expects in every file even when nobody typed it. */
     const char *user = getenv("USER");
     if (user && *user)
@@ -200,6 +209,7 @@ int session_run_stop(struct session *s, const char *reason, char *err, size_t er
         return 0;
     s->stopping = 1;
     cycler_run_ending(s);   /* the cycler's output goes off before the files close */
+    nmrrun_run_ending(s);
     struct run *r = s->run;
     int rc = 0;
     run_event(r, RUN_INFO, "run %s ended: %s", r->name, reason);
