@@ -18,5 +18,6 @@ Suite *transport_suite(void);
 Suite *keithley_suite(void);
 Suite *nmr_suite(void);
 Suite *nmrspec_suite(void);
+Suite *topspin_suite(void);
 
 #endif
