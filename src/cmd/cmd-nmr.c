@@ -18,6 +18,10 @@
 #include "insitu/units.h"
 #include "insitu/loop.h"
 #include "insitu/paths.h"
+#include "insitu/clock.h"
+#include "insitu/ecfile.h"
+#include "insitu/run.h"
+#include "insitu/tsfollow.h"
 #include "insitu/util.h"
 
 static struct {
@@ -471,7 +475,157 @@ static int nmr_cmd_export_trend(struct cmd_ctx *ctx, int argc, struct word *argv
     return CMD_OK;
 }
 
+/* ---- import ---- */
+
+static char *nmr_base_name(const char *dir)
+{
+    char *copy = util_strdup(dir);
+    size_t n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/')
+        copy[--n] = 0;
+    const char *b = strrchr(copy, '/');
+    b = b ? b + 1 : copy;
+    struct strbuf out = { 0 };
+    if (!((*b >= 'A' && *b <= 'Z') || (*b >= 'a' && *b <= 'z') || *b == '_'))
+        strbuf_addch(&out, '_');
+    for (; *b && out.len < 60; b++)
+        strbuf_addch(&out, util_valid_name((char[]){ 'a', *b, 0 }) ? *b : '_');
+    free(copy);
+    return out.s ? strbuf_take(&out) : util_strdup("topspin");
+}
+
+static int nmr_cmd_import(struct cmd_ctx *ctx, int argc, struct word *argv)
+{
+    struct session *s = ctx->s;
+    if (strcmp(argv[0].text, "topspin"))
+        return cmd_error(ctx, "\"%s\": the format is topspin (usage: %s)", argv[0].text,
+                         ctx->entry->usage);
+    if (s->run)
+        return cmd_error(ctx, "run %s is active: an import makes a run of its own (`run stop` "
+                         "first)", s->run->name);
+    const char *name_arg = NULL, *mpt_file = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strncmp(argv[i].text, "mpt=", 4))
+            mpt_file = argv[i].text + 4;
+        else if (!name_arg)
+            name_arg = argv[i].text;
+        else
+            return cmd_error(ctx, "\"%s\": unexpected (usage: %s)", argv[i].text, ctx->entry->usage);
+    }
+    char *dir = paths_expand(argv[1].text);
+    struct topspin_exp *v = NULL;
+    int n = 0;
+    struct bruker_err be;
+    /* settle 0: a series on disk is finished, whatever its last fid's age */
+    if (topspin_scan(dir, 0, 0, clock_utc(), &v, &n, &be) < 0) {
+        free(dir);
+        return cmd_error(ctx, "%s", be.msg);
+    }
+    int good = 0;
+    double first = INFINITY, last = -INFINITY;
+    for (int i = 0; i < n; i++)
+        if (v[i].complete) {
+            good++;
+            first = fmin(first, v[i].start);
+            last = fmax(last, v[i].end);
+        }
+    if (!good) {
+        topspin_exps_free(v, n);
+        int rc = cmd_error(ctx, "%s: no finished experiment (numbered directories with acqus "
+                           "and a complete fid)", dir);
+        free(dir);
+        return rc;
+    }
+    /* the electrochemistry of the same cell, when given, goes into the same run */
+    struct mpt m;
+    int have_mpt = 0;
+    double utc0 = first;
+    char err[800];
+    if (mpt_file) {
+        char *path = paths_expand(mpt_file);
+        size_t len = 0;
+        char *text = paths_read_file(path, &len);
+        free(path);
+        if (!text) {
+            topspin_exps_free(v, n);
+            free(dir);
+            return cmd_error(ctx, "%s: cannot read: %s", mpt_file, strerror(errno));
+        }
+        int rc = mpt_parse(text, len, mpt_file, &m, err, sizeof err);
+        free(text);
+        if (rc < 0) {
+            topspin_exps_free(v, n);
+            free(dir);
+            return cmd_error(ctx, "%s", err);
+        }
+        if (mpt_start_utc(&m, &utc0) < 0) {
+            mpt_free(&m);
+            topspin_exps_free(v, n);
+            free(dir);
+            return cmd_error(ctx, "%s: no acquisition start in the file: the spectra cannot be "
+                             "lined up with it", mpt_file);
+        }
+        have_mpt = 1;
+    }
+    char *name = name_arg ? util_strdup(name_arg) : nmr_base_name(dir);
+    char *src = util_printf("source_dir=%s", dir);
+    char *kv[] = { src };
+    int rc = session_run_start_utc(s, name, utc0, 1, kv, err, sizeof err);
+    free(src);
+    if (rc < 0) {
+        if (have_mpt)
+            mpt_free(&m);
+        topspin_exps_free(v, n);
+        free(dir);
+        free(name);
+        return cmd_error(ctx, "%s", err);
+    }
+    struct run *r = s->run;
+    run_attr_text(r, NULL, "imported_format", "Bruker TopSpin experiment series");
+    /* the run's clock ends with the last spectrum, so the archive states the duration */
+    r->t0 = clock_now() - (last - utc0);
+    if (have_mpt) {
+        size_t nrec, nskip;
+        if (mpt_to_run(&m, r, &nrec, &nskip, err, sizeof err) < 0)
+            msg_warn("import: %s", err);
+        else
+            msg_out("%s: %zu records of electrochemistry", mpt_file, nrec);
+        mpt_free(&m);
+    }
+    int taken = 0, skipped = 0;
+    for (int i = 0; i < n; i++) {
+        struct spectro_fid f;
+        if (!v[i].complete) {
+            msg_warn("import: expno %ld skipped: %s", v[i].expno, v[i].error ? v[i].error : "incomplete");
+            skipped++;
+            continue;
+        }
+        if (tsfollow_read(&v[i], &f, err, sizeof err) < 0 ||
+            nmrrun_add_fid(s, &f, f.t_start - utc0, f.t_end - utc0, err, sizeof err) < 0) {
+            msg_warn("import: expno %ld skipped: %s", v[i].expno, err);
+            free(f.data);
+            skipped++;
+            continue;
+        }
+        free(f.data);
+        taken++;
+    }
+    topspin_exps_free(v, n);
+    msg_out("%s: %d experiments imported%s%.0d%s into run %s", dir, taken,
+            skipped ? ", " : "", skipped, skipped ? " skipped" : "", name);
+    free(dir);
+    free(name);
+    /* the run stays open: regions, peaks and `nmr reprocess` work on it; `run stop` files it */
+    return CMD_OK;
+}
+
 const struct cmd_entry cmd_nmr_entries[] = {
+    { "nmr", "import", NULL, "choice:topspin dir word*", "nmr import topspin DIR [NAME] [mpt=FILE]",
+      "Make a run of a TopSpin experiment series on disk: every finished expno in order, timed "
+      "from audita.txt (else acqus), processed with the nmr.* settings. With mpt=FILE the cycler's "
+      "EC-Lab export goes into the same run, so spectra line up with the charge passed. The run "
+      "stays open for `nmr region`, `nmr peak` and `nmr reprocess`; `run stop` files it.",
+      nmr_cmd_import },
     { "nmr", "start", NULL, "word? word?", "nmr start [COUNT] [DEVICE]",
       "Acquire spectra into the active run, one after the other (COUNT of them, else until the "
       "run ends or `nmr stop`), each processed, integrated, fitted and archived in group nmr. "

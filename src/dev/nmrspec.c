@@ -321,6 +321,7 @@ static void nsp_configure(struct device *d, const struct spectro_acq *a, spectro
     n->done = done;
     n->done_arg = arg;
     nsp_send(d, "*CLS");
+    nsp_clock(d);   /* clock.speed may have changed since the last acquisition */
     nsp_send(d, "NUC %s;FIELD %.9g;O1 %.9g;SW %.9g;TD %ld", a->nucleus, a->field, a->o1, a->sw,
              a->td);
     nsp_send(d, "NS %ld;D1 %.9g;RG %.9g;P1 %.9g;DE %.9g", a->ns, a->d1, a->rg, a->p1, a->de);

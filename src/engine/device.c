@@ -46,12 +46,14 @@ extern const struct driver keithley2400_driver;
 extern const struct driver keithley2450_driver;
 extern const struct driver keithley6430_driver;
 extern const struct driver nmrsim_driver;
+extern const struct driver topspin_driver;
 
 static const struct driver *const drivers[] = {
     &keithley2400_driver,
     &keithley2450_driver,
     &keithley6430_driver,
     &nmrsim_driver,
+    &topspin_driver,
 };
 
 const struct driver *driver_find(const char *name)

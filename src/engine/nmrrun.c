@@ -131,6 +131,11 @@ static const struct setting nmr_settings[] = {
       "more ppm ranges kept out of the baseline fit, as pairs (\"20 -20 1200 1100\"); regions "
       "and peaks are always kept out", 0, NULL },
     { "nmr.sr", "Hz", NULL, "0Hz", "SR: spectrum reference (set by `nmr reference`)", 0, NULL },
+    { "nmr.topspin.poll", "s", NULL, "2s", "how often a TopSpin series directory is looked at",
+      0, NULL },
+    { "nmr.topspin.settle", "s", NULL, "120s",
+      "a fid unchanged this long counts as finished when TopSpin leaves no other sign", 0,
+      NULL },
     { NULL, NULL, NULL, NULL, NULL, 0, NULL },
 };
 
