@@ -197,6 +197,18 @@ struct collect {
     struct strbuf log;      /* one line per entry, to compare */
 };
 
+static void collect_value(struct strbuf *log, const struct journal_value *v)
+{
+    switch (v->tag) {
+    case JOURNAL_TAG_F64: strbuf_printf(log, " %.17g", v->v.f64); break;
+    case JOURNAL_TAG_I32: strbuf_printf(log, " %d", (int)v->v.i32); break;
+    case JOURNAL_TAG_STR: strbuf_printf(log, " '%s'", v->v.str); break;
+    case JOURNAL_TAG_ARR:
+        strbuf_printf(log, " [%zu: %.17g..%.17g]", v->len, v->v.arr[0], v->v.arr[v->len - 1]);
+        break;
+    }
+}
+
 static int collect_entry(void *arg, const struct journal_entry *e)
 {
     struct collect *c = arg;
@@ -230,24 +242,29 @@ static int collect_entry(void *arg, const struct journal_entry *e)
         break;
     case JOURNAL_RECORD:
         strbuf_printf(&c->log, "record %u %.17g", e->record.id, e->record.time);
-        for (int i = 0; i < e->record.nvalues; i++) {
-            const struct journal_value *v = &e->record.values[i];
-            switch (v->tag) {
-            case JOURNAL_TAG_F64: strbuf_printf(&c->log, " %.17g", v->v.f64); break;
-            case JOURNAL_TAG_I32: strbuf_printf(&c->log, " %d", (int)v->v.i32); break;
-            case JOURNAL_TAG_STR: strbuf_printf(&c->log, " '%s'", v->v.str); break;
-            case JOURNAL_TAG_ARR:
-                strbuf_printf(&c->log, " [%zu: %.17g..%.17g]", v->len, v->v.arr[0],
-                              v->v.arr[v->len - 1]);
-                break;
-            }
-        }
+        for (int i = 0; i < e->record.nvalues; i++)
+            collect_value(&c->log, &e->record.values[i]);
         strbuf_addch(&c->log, '\n');
         break;
     case JOURNAL_END:
         strbuf_printf(&c->log, "end '%s' %.17g %.17g\n", e->end.reason, e->end.duration,
                       e->end.utc);
         break;
+    case JOURNAL_FIELD: {
+        const struct run_field *f = &e->field.def;
+        strbuf_printf(&c->log, "field %u [%s %s '%s' %d %s %zu %s]\n", e->field.id, f->name,
+                      f->units, f->long_name, (int)f->type, f->dim ? f->dim : "-", f->len,
+                      f->flags ? f->flags : "-");
+        break;
+    }
+    case JOURNAL_UPDATE: {
+        const struct journal_value *v = &e->update.value;
+        strbuf_printf(&c->log, "update %u %llu %u", e->update.id,
+                      (unsigned long long)e->update.index, e->update.field);
+        collect_value(&c->log, v);
+        strbuf_addch(&c->log, '\n');
+        break;
+    }
     }
     return 0;
 }
@@ -288,6 +305,29 @@ static void sample_journal(struct strbuf *b, size_t *ends, int *n)
     union run_value nv[2] = { { .arr = s }, { .i32 = 128 } };
     journal_encode_record(b, fx.nmr, 60.0, nv);
     MARK();
+    /* A field defined later, a record with it, and updates of each kind of value. */
+    static const struct run_field later = { "integral_metal", "1", "integral 240..252 ppm",
+                                            RUN_F64, NULL, 0, NULL };
+    ck_assert_int_eq(run_field_add(fx.nmr, &later, NULL, 0), 0);
+    journal_encode_field(b, fx.nmr, 2);
+    MARK();
+    union run_value nv3[3] = { { .arr = s }, { .i32 = 256 }, { .f64 = 0.125 } };
+    journal_encode_record(b, fx.nmr, 120.0, nv3);
+    MARK();
+    union run_value u = { .f64 = 2.5e-7 };
+    journal_encode_update(b, fx.nmr, 0, 2, &u);
+    MARK();
+    for (int k = 0; k < NPPM; k++)
+        s[k] = -spectrum_point(4, k);
+    u.arr = s;
+    journal_encode_update(b, fx.nmr, 1, 0, &u);
+    MARK();
+    u.i32 = -3;
+    journal_encode_update(b, fx.ec, 0x100000000ull, 2, &u);   /* an index beyond 32 bits */
+    MARK();
+    u.str = "re-read";
+    journal_encode_update(b, fx.run->log, 0, 1, &u);
+    MARK();
     journal_encode_end(b, "done", 61.0, UTC0 + 61.0);
     MARK();
 #undef MARK
@@ -321,6 +361,12 @@ START_TEST(journal_roundtrip)
         "record 1 1.5 3.25 -nan -7\n"
         "record 0 2 3 'over-voltage: 4.3 V\tüñí'\n"
         "record 2 60 [256: 3000..3255] 128\n"
+        "field 2 [integral_metal 1 'integral 240..252 ppm' 1 - 0 -]\n"
+        "record 2 120 [256: 3000..3255] 256 0.125\n"
+        "update 2 0 2 2.4999999999999999e-07\n"
+        "update 2 1 0 [256: -4000..-4255]\n"
+        "update 1 4294967296 2 -3\n"
+        "update 0 0 1 're-read'\n"
         "end 'done' 61 1795563099.25\n";
     ck_assert_str_eq(c.log.s, want);
     strbuf_free(&c.log);
@@ -353,9 +399,8 @@ START_TEST(journal_torn_tail)
     size_t ends[32];
     int n;
     sample_journal(&b, ends, &n);
-    /* Every cut inside the last entry (and inside the one before, for good measure) keeps all
-     * the entries before it. */
-    for (int last = n - 1; last >= n - 2; last--) {
+    /* Every cut inside any entry keeps all the entries before it. */
+    for (int last = n - 1; last >= 1; last--) {
         size_t from = ends[last - 1];
         for (size_t cut = from; cut < ends[last]; cut++) {
             struct journal_scan res;
@@ -395,6 +440,20 @@ START_TEST(journal_corrupt)
             ck_assert_uint_eq(res.good_bytes, ends[3]);
             ck_assert_int_ne(res.status, JOURNAL_EOF);
             b.s[off] ^= (char)(1 << bit);
+        }
+    }
+    /* The same in the FIELD and UPDATE entries. */
+    for (int i = 1; i < n; i++) {
+        int type = (unsigned char)b.s[ends[i - 1] + 8];
+        if (type != JOURNAL_FIELD && type != JOURNAL_UPDATE)
+            continue;
+        for (size_t off = ends[i - 1]; off < ends[i]; off += 1 + (ends[i] - ends[i - 1]) / 97) {
+            b.s[off] ^= 0x21;
+            struct journal_scan res;
+            journal_scan(b.s, b.len, NULL, NULL, &res);
+            ck_assert_uint_eq(res.entries, (size_t)i);
+            ck_assert_int_ne(res.status, JOURNAL_EOF);     /* TORN: a length made longer */
+            b.s[off] ^= 0x21;
         }
     }
     /* In the payload of the last entry: corrupt, but at the tail. */
@@ -471,7 +530,7 @@ START_TEST(journal_junk)
             for (int f = 0; f < flips; f++)
                 m[(size_t)rand_r(&seed) % plen] = (unsigned char)rand_r(&seed);
             decode_framed(type, m, plen);   /* any answer, but no bad read (ASan) */
-            decode_framed((enum journal_type)(rand_r(&seed) % 9), m, plen);
+            decode_framed((enum journal_type)(rand_r(&seed) % 10), m, plen);
         }
         free(m);
     }
@@ -491,6 +550,30 @@ START_TEST(journal_junk)
     ck_assert_int_eq(decode_framed(JOURNAL_RECORD, huge, sizeof huge), JOURNAL_CORRUPT);
     ck_assert_int_eq(decode_framed(JOURNAL_TABLE, huge, sizeof huge), JOURNAL_CORRUPT);
     ck_assert_int_eq(decode_framed(JOURNAL_AXIS, huge, sizeof huge), JOURNAL_CORRUPT);
+    /* An UPDATE with an array longer than the entry; FIELDs no writer makes. */
+    unsigned char upd[30] = { 1, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, JOURNAL_TAG_ARR,
+                              0xff, 0xff, 0xff, 0xff };        /* then one f64 and one byte */
+    ck_assert_int_eq(decode_framed(JOURNAL_UPDATE, upd, sizeof upd), JOURNAL_CORRUPT);
+    upd[17] = 1;
+    upd[18] = upd[19] = upd[20] = 0;
+    ck_assert_int_eq(decode_framed(JOURNAL_UPDATE, upd, 29), JOURNAL_OK);
+    ck_assert_int_eq(decode_framed(JOURNAL_UPDATE, upd, 28), JOURNAL_CORRUPT);    /* short */
+    ck_assert_int_eq(decode_framed(JOURNAL_UPDATE, upd, 30), JOURNAL_CORRUPT);    /* trailing */
+    upd[16] = 9;                                                    /* no such tag */
+    ck_assert_int_eq(decode_framed(JOURNAL_UPDATE, upd, 29), JOURNAL_CORRUPT);
+    /* field: id, name "x", units "", long_name "", type, dim, len, flags "" */
+    unsigned char fld[] = { 0, 0, 0, 0, 1, 0, 0, 0, 'x', 0, 0, 0, 0, 0, 0, 0, 0, 1,
+                            1, 0, 0, 0, 'p', 0, 0, 0, 0, 0, 0, 0, 0 };
+    ck_assert_int_eq(decode_framed(JOURNAL_FIELD, fld, sizeof fld), JOURNAL_CORRUPT); /* len 0 */
+    fld[23] = 8;
+    ck_assert_int_eq(decode_framed(JOURNAL_FIELD, fld, sizeof fld), JOURNAL_OK);
+    fld[17] = 2;                                                    /* an int array */
+    ck_assert_int_eq(decode_framed(JOURNAL_FIELD, fld, sizeof fld), JOURNAL_CORRUPT);
+    fld[17] = 4;                                                    /* no such type */
+    ck_assert_int_eq(decode_framed(JOURNAL_FIELD, fld, sizeof fld), JOURNAL_CORRUPT);
+    fld[17] = 1;
+    fld[26] = 0x40;                                                 /* 2^30 + 8 points */
+    ck_assert_int_eq(decode_framed(JOURNAL_FIELD, fld, sizeof fld), JOURNAL_CORRUPT);
     strbuf_free(&b);
 }
 END_TEST
