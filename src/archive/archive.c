@@ -337,7 +337,6 @@ static void archive_on_table(void *arg, struct run_table *t)
 static void archive_on_field(void *arg, struct run_table *t, int field)
 {
     struct archive *a = arg;
-    (void)field;                /* always the last; the loop below catches up on any missed */
     if (a->journal) {
         journal_encode_field(&a->enc, t, field);
         archive_journal(a);
@@ -348,6 +347,8 @@ static void archive_on_field(void *arg, struct run_table *t, int field)
         archive_def_table(a, t);        /* with all its fields */
         return;
     }
+    /* FIELD is the last; every field the file lacks is defined, so that varids stays
+     * indexed like the run's fields whatever happened before. */
     int from = at->nfields;
     at->varids = util_reallocarray(at->varids, (size_t)t->nfields, sizeof *at->varids);
     at->nfields = t->nfields;
