@@ -25,7 +25,10 @@ const char *archive_path(const struct archive *a);
 
 /* Make everything written so far durable: nc_sync the file and fsync file and journal. Array
  * records are made durable as they are appended; scalar records wait for this call, which the
- * engine makes every archive.sync seconds (default 2). Returns 0, or -1 if a write failed. */
+ * engine makes every archive.sync seconds (default 2). Updates (run_update) follow the same
+ * rule: an array value at once, a scalar one here. Fields added later (run_field_add) are new
+ * variables of the group whose earlier records hold the _FillValue, the run's missing value.
+ * Returns 0, or -1 if a write failed. */
 int archive_sync(struct archive *a);
 int archive_dirty(const struct archive *a);
 
@@ -35,6 +38,17 @@ int archive_close(struct archive *a, char *err, size_t errlen);
 
 /* Stop observing and release A without closing cleanly (what a crash leaves; for tests). */
 void archive_abandon(struct archive *a);
+
+/* Read back the array FIELD of the run's record INDEX of T (a record run_get_array no longer
+ * has in memory) from the file being written: LEN must be the field's length. Updates made
+ * with run_update are read as rewritten; a record made before an array field was added reads
+ * as NaN. Returns 0, or -1 with err set (not an array of LEN, a record the file does not hold:
+ * one dropped from memory before the archive was created, or a read error). */
+int archive_read_array(struct archive *a, const struct run_table *t, int field, size_t index,
+                       double *out, size_t len, char *err, size_t errlen);
+/* The same for a scalar F64 or I32 field (I32's missing value reads as NaN). */
+int archive_read_f64(struct archive *a, const struct run_table *t, int field, size_t index,
+                     double *out, char *err, size_t errlen);
 
 /* The first write error seen (disk full, file removed, ...), or NULL. */
 const char *archive_error(const struct archive *a);

@@ -17,6 +17,11 @@
  *   RECORD  u32 table id, f64 time, u32 nvalues, per value: u8 tag, then
  *           tag 1: f64 | tag 2: i32 | tag 3: str | tag 4: u32 n, f64[n]
  *   END     str reason, f64 duration (run seconds), f64 utc at the end
+ *   FIELD   u32 table id, one field as in TABLE (str name ... str flags): appended to the table;
+ *           the table's records before it hold the missing value
+ *   UPDATE  u32 table id, u64 index, u32 field, one value as in RECORD (u8 tag, value):
+ *           replaces that field of the table's record INDEX, counted in this journal's RECORD
+ *           entries of the table from 0 (which is also the record's index in the file)
  *
  * An entry goes to the file in one write(2): once journal_write returns it is in the page cache
  * and survives the death of the process; journal_fsync makes it survive power loss. A reader
@@ -46,9 +51,11 @@ enum journal_type {
     JOURNAL_AXIS = 4,
     JOURNAL_RECORD = 5,
     JOURNAL_END = 6,
+    JOURNAL_FIELD = 7,
+    JOURNAL_UPDATE = 8,
 };
 
-/* Value tags inside a RECORD. */
+/* Value tags inside a RECORD or UPDATE. */
 enum journal_tag { JOURNAL_TAG_F64 = 1, JOURNAL_TAG_I32 = 2, JOURNAL_TAG_STR = 3, JOURNAL_TAG_ARR = 4 };
 
 struct journal_value {
@@ -77,6 +84,16 @@ struct journal_entry {
         struct journal_value *values;
     } record;
     struct { char *reason; double duration, utc; } end;
+    struct {
+        uint32_t id;
+        struct run_field def;
+    } field;
+    struct {
+        uint32_t id;
+        uint64_t index;
+        uint32_t field;
+        struct journal_value value;
+    } update;
 };
 
 void journal_entry_free(struct journal_entry *e);
@@ -90,6 +107,12 @@ void journal_encode_axis(struct strbuf *out, const struct run_axis *ax);
 void journal_encode_record(struct strbuf *out, const struct run_table *t, double time,
                            const union run_value *v);
 void journal_encode_end(struct strbuf *out, const char *reason, double duration, double utc);
+/* Field FIELD of T as it is now (after run_field_add). */
+void journal_encode_field(struct strbuf *out, const struct run_table *t, int field);
+/* V is the new value of FIELD of T in record INDEX, as given to run_update; INDEX is the
+ * record's index as this journal counts it (see UPDATE above), which the caller maps to. */
+void journal_encode_update(struct strbuf *out, const struct run_table *t, uint64_t index,
+                           int field, const union run_value *v);
 
 /* Decoding one entry at the start of BUF. */
 enum journal_status {

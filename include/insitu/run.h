@@ -12,14 +12,26 @@
  * the archive's journal included, has it.
  *
  * Memory stays flat over long runs: scalar fields keep their whole history (a few MB for 48 h),
- * array fields keep only the newest run_keep_arrays records; the archive holds everything. */
+ * array fields keep only the newest run_keep_arrays records; the archive holds everything.
+ *
+ * A table can grow a field after it has records (run_field_add: a result defined in the middle of
+ * a run); the records made before hold the missing value of its type (RUN_F64_MISSING, ...).
+ * A value of an existing record can be replaced (run_update: derived values recomputed), and an
+ * axis's coordinates too (run_axis_set, same length); observers are told of both. */
 #ifndef INSITU_RUN_H
 #define INSITU_RUN_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
 enum run_type { RUN_F64 = 1, RUN_I32 = 2, RUN_STR = 3 };
+
+/* The values of a record that predates its field (run_field_add), in memory and in the file
+ * (its _FillValue): NaN for doubles (every point of an array), INT32_MIN for int32 (which
+ * run_get_f64 reads as NaN), the empty string for strings. */
+#define RUN_F64_MISSING NAN
+#define RUN_I32_MISSING INT32_MIN
 
 /* Event levels: the order is the archive's flag_values. */
 enum run_level { RUN_DEBUG = 0, RUN_INFO, RUN_NOTE, RUN_WARN, RUN_ERROR };
@@ -60,7 +72,7 @@ struct run_column {         /* in-memory storage of one field */
     union {
         double *f64;
         int32_t *i32;
-        char **str;
+        char **str;         /* NULL entries: missing (read as "") */
         double *arr;        /* ring of keep * len doubles */
     } v;
     size_t cap;
@@ -87,6 +99,11 @@ struct run_observer {
     /* Return -1 if the record could not be kept (e.g. disk full); run_append then fails. */
     int (*record)(void *arg, struct run_table *t, size_t index, double time, const union run_value *v);
     void (*end)(void *arg, struct run *r, const char *reason);
+    /* Field FIELD (the last, t->nfields - 1) was added to T, which may hold records already. */
+    void (*field)(void *arg, struct run_table *t, int field);
+    /* FIELD of record INDEX of T was replaced by V (run_update). Return -1 if the new value
+     * could not be kept; run_update then fails. */
+    int (*update)(void *arg, struct run_table *t, size_t index, int field, const union run_value *v);
 };
 
 struct run {
@@ -136,18 +153,40 @@ struct run_table *run_table_add(struct run *r, const char *group, const char *re
 struct run_table *run_table_find(const struct run *r, const char *group, const char *recdim);
 int run_field_index(const struct run_table *t, const char *name);
 
-/* Set (or replace) the coordinate values of axis DIM in GROUP. */
+/* Append the field F to the existing table T (which may hold records): the same rules as the
+ * fields of run_table_add (a name unique in the group, not an axis; an array is of doubles over
+ * a named dimension), and an array's dimension must have the length it already has in the group
+ * (an axis, or another array field). Records made before read as missing (RUN_*_MISSING; an
+ * array record still in memory as LEN NaNs). From now on run_append takes t->nfields values.
+ * Adding a field that exists with the identical definition (name, units, long_name, type, dim,
+ * len, flags; NULL units and long_name mean "1" and the name, as in run_table_add) does nothing
+ * and returns 0; any other definition of an existing name is an error. Observers get `field`.
+ * Returns 0, or -1 with ERR set. */
+int run_field_add(struct run_table *t, const struct run_field *f, char *err, size_t errlen);
+
+/* Replace the value of FIELD in record INDEX (< t->nrec) by V (for an array field V->arr holds
+ * len doubles; for a string NULL means ""). The copy in memory is replaced (an array record
+ * only if still kept: see run_get_array), and observers get `update`, which for the archive
+ * rewrites the record in the file even when memory no longer has it. The record's time and
+ * other fields are untouched. Returns 0, or -1 for an index or field out of range or when an
+ * observer failed to keep the new value (the copy in memory is replaced all the same). */
+int run_update(struct run_table *t, size_t index, int field, const union run_value *v);
+
+/* Set (or replace) the coordinate values of axis DIM in GROUP. Replacing keeps the length: an
+ * axis that exists with another length, or a dimension that an array field of GROUP uses with
+ * another length, is refused (-1). Observers get `axis` again, with the new values. */
 int run_axis_set(struct run *r, const char *group, const char *dim, size_t len,
                  const char *units, const char *long_name, const double *values);
 const struct run_axis *run_axis_find(const struct run *r, const char *group, const char *dim);
 
-/* Append a record at run time TIME. V holds one value per field. Returns 0 when acknowledged,
- * -1 when an observer failed to keep it (the record stays in memory). */
+/* Append a record at run time TIME. V holds one value per field (t->nfields: fields added by
+ * run_field_add included). Returns 0 when acknowledged, -1 when an observer failed to keep it
+ * (the record stays in memory). */
 int run_append(struct run_table *t, double time, const union run_value *v);
 
 /* Reading back. Index i < t->nrec. run_array returns NULL for records no longer in memory. */
-double run_get_f64(const struct run_table *t, int field, size_t i);   /* F64 or I32 */
-const char *run_get_str(const struct run_table *t, int field, size_t i);
+double run_get_f64(const struct run_table *t, int field, size_t i);   /* F64 or I32; missing: NaN */
+const char *run_get_str(const struct run_table *t, int field, size_t i);  /* missing: "" */
 const double *run_get_array(const struct run_table *t, int field, size_t i);
 
 /* Event log: append at the current run time. */

@@ -36,6 +36,9 @@ struct archive_table {
     int nfields;
     int has_array;
     size_t nrec;                /* records in the file (the file's index, not the run's) */
+    size_t first;               /* the run's index of the file's record 0 (see on_record) */
+    size_t *lost;               /* file indexes of records whose RECORD entry failed, */
+    size_t nlost;               /* ascending: the journal counts records without them */
 };
 
 struct archive {
@@ -222,6 +225,23 @@ static int archive_flag_attrs(struct archive *a, int gid, int varid, const char 
     return archive_nc(a, st, "cannot write flags of", "a variable");
 }
 
+/* A field defined when its table already has records in the file: those records read as the
+ * fill value, which is made the run's missing value (NaN rather than netCDF's 9.97e36). Fields
+ * defined with their table have none, so that an int field stays an int for readers that
+ * turn variables with a _FillValue into floats (xarray). Strings keep netCDF's "". */
+static int archive_def_fill(struct archive *a, int gid, int varid, const struct run_field *f)
+{
+    int st = NC_NOERR;
+    if (f->type == RUN_F64) {
+        double fill = RUN_F64_MISSING;
+        st = nc_def_var_fill(gid, varid, NC_FILL, &fill);
+    } else if (f->type == RUN_I32) {
+        int fill = RUN_I32_MISSING;
+        st = nc_def_var_fill(gid, varid, NC_FILL, &fill);
+    }
+    return archive_nc(a, st, "cannot set the fill value of", f->name);
+}
+
 static int archive_def_field(struct archive *a, struct archive_table *at, const struct run_field *f,
                              int *varid)
 {
@@ -250,6 +270,8 @@ static int archive_def_field(struct archive *a, struct archive_table *at, const 
     if (archive_nc(a, st, "cannot define variable", f->name) < 0)
         return -1;
     if (f->type == RUN_I32 && f->flags && archive_flag_attrs(a, gid, *varid, f->flags) < 0)
+        return -1;
+    if (at->nrec > 0 && archive_def_fill(a, gid, *varid, f) < 0)
         return -1;
     return 0;
 }
@@ -312,6 +334,37 @@ static void archive_on_table(void *arg, struct run_table *t)
     a->dirty = 1;
 }
 
+static void archive_on_field(void *arg, struct run_table *t, int field)
+{
+    struct archive *a = arg;
+    if (a->journal) {
+        journal_encode_field(&a->enc, t, field);
+        archive_journal(a);
+    }
+    struct archive_table *at = archive_table_slot(a, t->id);
+    a->dirty = 1;
+    if (!at->defined) {
+        archive_def_table(a, t);        /* with all its fields */
+        return;
+    }
+    /* FIELD is the last; every field the file lacks is defined, so that varids stays
+     * indexed like the run's fields whatever happened before. */
+    int from = at->nfields;
+    at->varids = util_reallocarray(at->varids, (size_t)t->nfields, sizeof *at->varids);
+    at->nfields = t->nfields;
+    for (int i = from; i < t->nfields; i++) {
+        at->varids[i] = -1;
+        /* netCDF-4 defines variables at any time; a table whose definition failed has had its
+         * error already. */
+        if (at->timeid < 0)
+            continue;
+        if (t->fields[i].dim)
+            at->has_array = 1;
+        if (archive_def_field(a, at, &t->fields[i], &at->varids[i]) < 0)
+            at->varids[i] = -1;
+    }
+}
+
 static void archive_on_axis(void *arg, struct run *r, const struct run_axis *ax)
 {
     struct archive *a = arg;
@@ -360,8 +413,8 @@ static int archive_on_record(void *arg, struct run_table *t, size_t index, doubl
                              const union run_value *v)
 {
     struct archive *a = arg;
-    (void)index;                /* the file keeps its own dense index (below) */
     int rc = 0;
+    struct archive_table *at = archive_table_slot(a, t->id);
     /* The journal first: it is what makes the record acknowledged. */
     if (a->journal) {
         journal_encode_record(&a->enc, t, time, v);
@@ -370,11 +423,15 @@ static int archive_on_record(void *arg, struct run_table *t, size_t index, doubl
         if (werr < 0) {
             archive_fail(a, "cannot write journal %s: %s", a->jpath, strerror(errno));
             rc = -1;
+            at->lost = util_reallocarray(at->lost, at->nlost + 1, sizeof *at->lost);
+            at->lost[at->nlost++] = at->nrec;
         }
     }
     /* The file index is the archive's own count: a run replayed into a new archive may have
-     * dropped old array records from memory, and the file stays dense. */
-    struct archive_table *at = archive_table_slot(a, t->id);
+     * dropped old array records from memory (always the oldest), and the file stays dense.
+     * Run index = file index + first, which run_update's indexes need. */
+    if (at->nrec == 0)
+        at->first = index;
     if (!at->defined)
         archive_def_table(a, t);
     size_t start[2] = { at->nrec, 0 };
@@ -410,6 +467,159 @@ static int archive_on_record(void *arg, struct run_table *t, size_t index, doubl
     else
         a->dirty = 1;
     return rc;
+}
+
+/* The file index of the run's record INDEX of T, or -1 if the file does not hold it (a
+ * record dropped from memory before the archive was created, or an unknown table). */
+static long long archive_file_index(const struct archive *a, const struct run_table *t,
+                                    size_t index)
+{
+    if (t->id < 0 || t->id >= a->ntables)
+        return -1;
+    const struct archive_table *at = &a->tables[t->id];
+    if (index < at->first || index - at->first >= at->nrec)
+        return -1;
+    return (long long)(index - at->first);
+}
+
+static int archive_on_update(void *arg, struct run_table *t, size_t index, int field,
+                             const union run_value *v)
+{
+    struct archive *a = arg;
+    long long fi = archive_file_index(a, t, index);
+    if (fi < 0)
+        return 0;               /* nothing in the file to rewrite */
+    struct archive_table *at = &a->tables[t->id];
+    const struct run_field *f = &t->fields[field];
+    int rc = 0;
+    if (a->journal) {
+        /* The journal counts the records it holds: those whose entry failed are not there,
+         * and an update of one of them cannot be told (its record cannot be recovered). */
+        size_t ji = (size_t)fi, k = 0;
+        while (k < at->nlost && at->lost[k] < (size_t)fi)
+            k++;
+        if (k < at->nlost && at->lost[k] == (size_t)fi) {
+            archive_fail(a, "cannot journal an update of %s/%s record %lld: the record is not "
+                         "in the journal", t->group, f->name, fi);
+            rc = -1;
+        } else {
+            journal_encode_update(&a->enc, t, ji - k, field, v);
+            int werr = journal_write(a->journal, a->enc.s, a->enc.len);
+            strbuf_reset(&a->enc);
+            if (werr < 0) {
+                archive_fail(a, "cannot write journal %s: %s", a->jpath, strerror(errno));
+                rc = -1;
+            }
+        }
+    }
+    int varid = field < at->nfields ? at->varids[field] : -1;
+    if (varid >= 0) {
+        size_t start[2] = { (size_t)fi, 0 }, count[2] = { 1, f->dim ? f->len : 0 };
+        int st;
+        if (f->dim) {
+            st = nc_put_vara_double(at->grpid, varid, start, count, v->arr);
+        } else if (f->type == RUN_F64) {
+            st = nc_put_var1_double(at->grpid, varid, start, &v->f64);
+        } else if (f->type == RUN_I32) {
+            int x = v->i32;
+            st = nc_put_var1_int(at->grpid, varid, start, &x);
+        } else {
+            const char *s = v->str ? v->str : "";
+            st = nc_put_var1_string(at->grpid, varid, start, &s);
+        }
+        archive_nc(a, st, "cannot rewrite", f->name);
+    }
+    /* Durable as records are: an array at once, a scalar at the next archive_sync. */
+    if (f->dim && a->journal)
+        archive_sync_now(a, 0);
+    else
+        a->dirty = 1;
+    return rc;
+}
+
+/* Where the value of FIELD in record INDEX of T is in the file, for reading it back. */
+static int archive_locate(struct archive *a, const struct run_table *t, int field, size_t index,
+                          int *gid, int *varid, size_t *fi, char *err, size_t errlen)
+{
+    if (a->ncid < 0) {
+        archive_seterr(err, errlen, "%s: the archive is closed", a->path);
+        return -1;
+    }
+    if (field < 0 || field >= t->nfields) {
+        archive_seterr(err, errlen, "%s: no field %d in %s/%s", a->path, field, t->group,
+                       t->recdim);
+        return -1;
+    }
+    const char *name = t->fields[field].name;
+    long long k = archive_file_index(a, t, index);
+    if (k < 0) {
+        archive_seterr(err, errlen, "%s: %s/%s record %zu is not in the file", a->path,
+                       t->group, name, index);
+        return -1;
+    }
+    const struct archive_table *at = &a->tables[t->id];
+    if (field >= at->nfields || at->varids[field] < 0) {
+        archive_seterr(err, errlen, "%s: %s/%s is not in the file (%s)", a->path, t->group, name,
+                       a->error ? a->error : "not defined");
+        return -1;
+    }
+    *gid = at->grpid;
+    *varid = at->varids[field];
+    *fi = (size_t)k;
+    return 0;
+}
+
+int archive_read_array(struct archive *a, const struct run_table *t, int field, size_t index,
+                       double *out, size_t len, char *err, size_t errlen)
+{
+    int gid, varid;
+    size_t fi;
+    if (archive_locate(a, t, field, index, &gid, &varid, &fi, err, errlen) < 0)
+        return -1;
+    const struct run_field *f = &t->fields[field];
+    if (!f->dim || len != f->len) {
+        archive_seterr(err, errlen, "%s: %s/%s is %s, not an array of %zu", a->path, t->group,
+                       f->name, f->dim ? "an array of another length" : "a scalar", len);
+        return -1;
+    }
+    /* The writer's own handle sees what it wrote, synced or not (HDF5 caches per file, and a
+     * second open of the file from this process would be refused while it is written). */
+    size_t start[2] = { fi, 0 }, count[2] = { 1, len };
+    int st = nc_get_vara_double(gid, varid, start, count, out);
+    if (st != NC_NOERR) {
+        archive_seterr(err, errlen, "%s: cannot read %s/%s record %zu: %s", a->path, t->group,
+                       f->name, index, nc_strerror(st));
+        return -1;
+    }
+    return 0;
+}
+
+int archive_read_f64(struct archive *a, const struct run_table *t, int field, size_t index,
+                     double *out, char *err, size_t errlen)
+{
+    int gid, varid;
+    size_t fi;
+    if (archive_locate(a, t, field, index, &gid, &varid, &fi, err, errlen) < 0)
+        return -1;
+    const struct run_field *f = &t->fields[field];
+    if (f->dim || f->type == RUN_STR) {
+        archive_seterr(err, errlen, "%s: %s/%s is not a number", a->path, t->group, f->name);
+        return -1;
+    }
+    int st;
+    if (f->type == RUN_I32) {
+        int x = 0;
+        st = nc_get_var1_int(gid, varid, &fi, &x);
+        *out = x == RUN_I32_MISSING ? NAN : (double)x;
+    } else {
+        st = nc_get_var1_double(gid, varid, &fi, out);
+    }
+    if (st != NC_NOERR) {
+        archive_seterr(err, errlen, "%s: cannot read %s/%s record %zu: %s", a->path, t->group,
+                       f->name, index, nc_strerror(st));
+        return -1;
+    }
+    return 0;
 }
 
 static void archive_write_end(struct archive *a, const char *reason)
@@ -453,14 +663,18 @@ static struct run_observer archive_observer(struct archive *a)
         .axis = archive_on_axis,
         .record = archive_on_record,
         .end = archive_on_end,
+        .field = archive_on_field,
+        .update = archive_on_update,
     };
     return o;
 }
 
 static void archive_free(struct archive *a)
 {
-    for (int i = 0; i < a->ntables; i++)
+    for (int i = 0; i < a->ntables; i++) {
         free(a->tables[i].varids);
+        free(a->tables[i].lost);
+    }
     free(a->tables);
     strbuf_free(&a->enc);
     free(a->error);

@@ -26,6 +26,12 @@ static void journal_put_u32(struct strbuf *b, uint32_t v)
     strbuf_add(b, (const char *)p, 4);
 }
 
+static void journal_put_u64(struct strbuf *b, uint64_t v)
+{
+    journal_put_u32(b, (uint32_t)v);
+    journal_put_u32(b, (uint32_t)(v >> 32));
+}
+
 static void journal_put_f64s(struct strbuf *b, const double *v, size_t n)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -109,6 +115,44 @@ void journal_encode_attr(struct strbuf *out, const struct run_attr *a)
     journal_finish(out, s);
 }
 
+/* One field definition, in TABLE and FIELD entries. */
+static void journal_put_field(struct strbuf *out, const struct run_field *f)
+{
+    journal_put_str(out, f->name);
+    journal_put_str(out, f->units);
+    journal_put_str(out, f->long_name);
+    journal_put_u8(out, (uint8_t)f->type);
+    journal_put_str(out, f->dim);
+    journal_put_u32(out, (uint32_t)(f->dim ? f->len : 0));
+    journal_put_str(out, f->flags);
+}
+
+/* One tagged value of field F, in RECORD and UPDATE entries. */
+static void journal_put_value(struct strbuf *out, const struct run_field *f,
+                              const union run_value *v)
+{
+    if (f->dim) {
+        journal_put_u8(out, JOURNAL_TAG_ARR);
+        journal_put_u32(out, (uint32_t)f->len);
+        journal_put_f64s(out, v->arr, f->len);
+        return;
+    }
+    switch (f->type) {
+    case RUN_F64:
+        journal_put_u8(out, JOURNAL_TAG_F64);
+        journal_put_f64(out, v->f64);
+        break;
+    case RUN_I32:
+        journal_put_u8(out, JOURNAL_TAG_I32);
+        journal_put_u32(out, (uint32_t)v->i32);
+        break;
+    case RUN_STR:
+        journal_put_u8(out, JOURNAL_TAG_STR);
+        journal_put_str(out, v->str ? v->str : "");
+        break;
+    }
+}
+
 void journal_encode_table(struct strbuf *out, const struct run_table *t)
 {
     size_t s = journal_start(out, JOURNAL_TABLE);
@@ -116,16 +160,27 @@ void journal_encode_table(struct strbuf *out, const struct run_table *t)
     journal_put_str(out, t->group);
     journal_put_str(out, t->recdim);
     journal_put_u32(out, (uint32_t)t->nfields);
-    for (int i = 0; i < t->nfields; i++) {
-        const struct run_field *f = &t->fields[i];
-        journal_put_str(out, f->name);
-        journal_put_str(out, f->units);
-        journal_put_str(out, f->long_name);
-        journal_put_u8(out, (uint8_t)f->type);
-        journal_put_str(out, f->dim);
-        journal_put_u32(out, (uint32_t)(f->dim ? f->len : 0));
-        journal_put_str(out, f->flags);
-    }
+    for (int i = 0; i < t->nfields; i++)
+        journal_put_field(out, &t->fields[i]);
+    journal_finish(out, s);
+}
+
+void journal_encode_field(struct strbuf *out, const struct run_table *t, int field)
+{
+    size_t s = journal_start(out, JOURNAL_FIELD);
+    journal_put_u32(out, (uint32_t)t->id);
+    journal_put_field(out, &t->fields[field]);
+    journal_finish(out, s);
+}
+
+void journal_encode_update(struct strbuf *out, const struct run_table *t, uint64_t index,
+                           int field, const union run_value *v)
+{
+    size_t s = journal_start(out, JOURNAL_UPDATE);
+    journal_put_u32(out, (uint32_t)t->id);
+    journal_put_u64(out, index);
+    journal_put_u32(out, (uint32_t)field);
+    journal_put_value(out, &t->fields[field], v);
     journal_finish(out, s);
 }
 
@@ -148,29 +203,8 @@ void journal_encode_record(struct strbuf *out, const struct run_table *t, double
     journal_put_u32(out, (uint32_t)t->id);
     journal_put_f64(out, time);
     journal_put_u32(out, (uint32_t)t->nfields);
-    for (int i = 0; i < t->nfields; i++) {
-        const struct run_field *f = &t->fields[i];
-        if (f->dim) {
-            journal_put_u8(out, JOURNAL_TAG_ARR);
-            journal_put_u32(out, (uint32_t)f->len);
-            journal_put_f64s(out, v[i].arr, f->len);
-            continue;
-        }
-        switch (f->type) {
-        case RUN_F64:
-            journal_put_u8(out, JOURNAL_TAG_F64);
-            journal_put_f64(out, v[i].f64);
-            break;
-        case RUN_I32:
-            journal_put_u8(out, JOURNAL_TAG_I32);
-            journal_put_u32(out, (uint32_t)v[i].i32);
-            break;
-        case RUN_STR:
-            journal_put_u8(out, JOURNAL_TAG_STR);
-            journal_put_str(out, v[i].str ? v[i].str : "");
-            break;
-        }
-    }
+    for (int i = 0; i < t->nfields; i++)
+        journal_put_value(out, &t->fields[i], &v[i]);
     journal_finish(out, s);
 }
 
@@ -225,6 +259,13 @@ static uint32_t journal_get_u32(struct journal_rd *r)
     r->p += 4;
     r->n -= 4;
     return v;
+}
+
+static uint64_t journal_get_u64(struct journal_rd *r)
+{
+    uint64_t lo = journal_get_u32(r);
+    uint64_t hi = journal_get_u32(r);
+    return hi << 32 | lo;
 }
 
 static double journal_f64_at(const unsigned char *p)
@@ -286,6 +327,23 @@ static char *journal_get_str(struct journal_rd *r, int empty_null)
     return s;
 }
 
+static void journal_field_free(struct run_field *f)
+{
+    free((char *)f->name);
+    free((char *)f->units);
+    free((char *)f->long_name);
+    free((char *)f->dim);
+    free((char *)f->flags);
+}
+
+static void journal_value_free(struct journal_value *v)
+{
+    if (v->tag == JOURNAL_TAG_STR)
+        free((char *)v->v.str);
+    else if (v->tag == JOURNAL_TAG_ARR)
+        free((double *)v->v.arr);
+}
+
 void journal_entry_free(struct journal_entry *e)
 {
     free(e->begin.name);
@@ -296,29 +354,20 @@ void journal_entry_free(struct journal_entry *e)
     free(e->attr.num);
     free(e->table.group);
     free(e->table.recdim);
-    for (int i = 0; i < e->table.nfields; i++) {
-        struct run_field *f = &e->table.fields[i];
-        free((char *)f->name);
-        free((char *)f->units);
-        free((char *)f->long_name);
-        free((char *)f->dim);
-        free((char *)f->flags);
-    }
+    for (int i = 0; i < e->table.nfields; i++)
+        journal_field_free(&e->table.fields[i]);
     free(e->table.fields);
     free(e->axis.group);
     free(e->axis.dim);
     free(e->axis.units);
     free(e->axis.long_name);
     free(e->axis.values);
-    for (int i = 0; i < e->record.nvalues; i++) {
-        struct journal_value *v = &e->record.values[i];
-        if (v->tag == JOURNAL_TAG_STR)
-            free((char *)v->v.str);
-        else if (v->tag == JOURNAL_TAG_ARR)
-            free((double *)v->v.arr);
-    }
+    for (int i = 0; i < e->record.nvalues; i++)
+        journal_value_free(&e->record.values[i]);
     free(e->record.values);
     free(e->end.reason);
+    journal_field_free(&e->field.def);
+    journal_value_free(&e->update.value);
     memset(e, 0, sizeof *e);
 }
 
@@ -326,6 +375,49 @@ void journal_entry_free(struct journal_entry *e)
  * checked against them so that allocations stay proportional to the input. */
 #define JOURNAL_MIN_FIELD (4 + 4 + 4 + 1 + 4 + 4 + 4)
 #define JOURNAL_MIN_VALUE 5
+
+/* One field definition (TABLE, FIELD). What is parsed is in F even when it fails, to be freed. */
+static void journal_parse_field(struct journal_rd *r, struct run_field *f)
+{
+    f->name = journal_get_str(r, 0);
+    f->units = journal_get_str(r, 0);
+    f->long_name = journal_get_str(r, 0);
+    uint8_t type = journal_get_u8(r);
+    f->dim = journal_get_str(r, 1);
+    uint32_t len = journal_get_u32(r);
+    f->flags = journal_get_str(r, 1);
+    if (type < RUN_F64 || type > RUN_STR || (f->dim && (len == 0 || type != RUN_F64)) ||
+        len > JOURNAL_MAX_PAYLOAD / 8)
+        r->bad = 1;
+    f->type = (enum run_type)type;
+    f->len = f->dim ? len : 0;
+}
+
+/* One tagged value (RECORD, UPDATE). The tag is set only once the value is there, so that a
+ * failed parse leaves nothing for journal_value_free to free wrongly. */
+static void journal_parse_value(struct journal_rd *r, struct journal_value *v)
+{
+    uint8_t tag = journal_get_u8(r);
+    switch (tag) {
+    case JOURNAL_TAG_F64:
+        v->v.f64 = journal_get_f64(r);
+        break;
+    case JOURNAL_TAG_I32:
+        v->v.i32 = (int32_t)journal_get_u32(r);
+        break;
+    case JOURNAL_TAG_STR:
+        v->v.str = journal_get_str(r, 0);
+        break;
+    case JOURNAL_TAG_ARR:
+        v->len = journal_get_u32(r);
+        v->v.arr = journal_get_f64s(r, v->len);
+        break;
+    default:
+        r->bad = 1;
+        return;                 /* tag stays 0: nothing to free */
+    }
+    v->tag = (enum journal_tag)tag;
+}
 
 static void journal_parse_table(struct journal_rd *r, struct journal_entry *e)
 {
@@ -339,20 +431,8 @@ static void journal_parse_table(struct journal_rd *r, struct journal_entry *e)
     }
     e->table.fields = util_calloc(n ? n : 1, sizeof *e->table.fields);
     for (uint32_t i = 0; i < n && !r->bad; i++) {
-        struct run_field *f = &e->table.fields[i];
         e->table.nfields = (int)i + 1;    /* so that journal_entry_free frees what is parsed */
-        f->name = journal_get_str(r, 0);
-        f->units = journal_get_str(r, 0);
-        f->long_name = journal_get_str(r, 0);
-        uint8_t type = journal_get_u8(r);
-        f->dim = journal_get_str(r, 1);
-        uint32_t len = journal_get_u32(r);
-        f->flags = journal_get_str(r, 1);
-        if (type < RUN_F64 || type > RUN_STR || (f->dim && (len == 0 || type != RUN_F64)) ||
-            len > JOURNAL_MAX_PAYLOAD / 8)
-            r->bad = 1;
-        f->type = (enum run_type)type;
-        f->len = f->dim ? len : 0;
+        journal_parse_field(r, &e->table.fields[i]);
     }
 }
 
@@ -367,28 +447,8 @@ static void journal_parse_record(struct journal_rd *r, struct journal_entry *e)
     }
     e->record.values = util_calloc(n ? n : 1, sizeof *e->record.values);
     for (uint32_t i = 0; i < n && !r->bad; i++) {
-        struct journal_value *v = &e->record.values[i];
         e->record.nvalues = (int)i + 1;
-        uint8_t tag = journal_get_u8(r);
-        switch (tag) {
-        case JOURNAL_TAG_F64:
-            v->v.f64 = journal_get_f64(r);
-            break;
-        case JOURNAL_TAG_I32:
-            v->v.i32 = (int32_t)journal_get_u32(r);
-            break;
-        case JOURNAL_TAG_STR:
-            v->v.str = journal_get_str(r, 0);
-            break;
-        case JOURNAL_TAG_ARR:
-            v->len = journal_get_u32(r);
-            v->v.arr = journal_get_f64s(r, v->len);
-            break;
-        default:
-            r->bad = 1;
-            continue;           /* tag stays 0: nothing to free */
-        }
-        v->tag = (enum journal_tag)tag;
+        journal_parse_value(r, &e->record.values[i]);
     }
 }
 
@@ -437,6 +497,16 @@ static void journal_parse(struct journal_rd *r, enum journal_type type, struct j
         e->end.reason = journal_get_str(r, 0);
         e->end.duration = journal_get_f64(r);
         e->end.utc = journal_get_f64(r);
+        break;
+    case JOURNAL_FIELD:
+        e->field.id = journal_get_u32(r);
+        journal_parse_field(r, &e->field.def);
+        break;
+    case JOURNAL_UPDATE:
+        e->update.id = journal_get_u32(r);
+        e->update.index = journal_get_u64(r);
+        e->update.field = journal_get_u32(r);
+        journal_parse_value(r, &e->update.value);
         break;
     default:
         r->bad = 1;

@@ -2,7 +2,8 @@
  *
  * The journal is replayed into a fresh run in memory that a new writer observes from the
  * start, so each record goes to the new file as it is appended (the run keeps only the newest
- * array records in memory). The new file is written as PATH.recovering, closed and fsync'ed, and
+ * array records in memory), and each added field and update reaches the file in the order the
+ * run made them. The new file is written as PATH.recovering, closed and fsync'ed, and
  * only then renamed over PATH; the original, if any, is kept as PATH.damaged. */
 #include "insitu/archive.h"
 
@@ -89,11 +90,25 @@ static int recover_table(struct recover *rc, const struct journal_entry *e)
     return 0;
 }
 
+static struct run_table *recover_map(const struct recover *rc, uint32_t id)
+{
+    return id < rc->nmap ? rc->map[id] : NULL;
+}
+
+/* V is a value of field F: the journal's tag and length agree with the run's definition. */
+static int recover_fits(const struct run_field *f, const struct journal_value *v)
+{
+    enum journal_tag want = f->dim ? JOURNAL_TAG_ARR
+                          : f->type == RUN_F64 ? JOURNAL_TAG_F64
+                          : f->type == RUN_I32 ? JOURNAL_TAG_I32 : JOURNAL_TAG_STR;
+    return v->tag == want && (!f->dim || v->len == f->len);
+}
+
 /* A record is applied only if it fits its table exactly: a journal whose CRCs are right can
  * still come from another version or a bug, and run_append trusts its input. */
 static int recover_record(struct recover *rc, const struct journal_entry *e)
 {
-    struct run_table *t = e->record.id < rc->nmap ? rc->map[e->record.id] : NULL;
+    struct run_table *t = recover_map(rc, e->record.id);
     if (!t || e->record.nvalues != t->nfields || !isfinite(e->record.time))
         return -1;
     if ((size_t)t->nfields > rc->nvals) {
@@ -101,12 +116,8 @@ static int recover_record(struct recover *rc, const struct journal_entry *e)
         rc->nvals = (size_t)t->nfields;
     }
     for (int i = 0; i < t->nfields; i++) {
-        const struct run_field *f = &t->fields[i];
         const struct journal_value *v = &e->record.values[i];
-        enum journal_tag want = f->dim ? JOURNAL_TAG_ARR
-                              : f->type == RUN_F64 ? JOURNAL_TAG_F64
-                              : f->type == RUN_I32 ? JOURNAL_TAG_I32 : JOURNAL_TAG_STR;
-        if (v->tag != want || (f->dim && v->len != f->len))
+        if (!recover_fits(&t->fields[i], v))
             return -1;
         rc->vals[i] = v->v;
     }
@@ -114,6 +125,26 @@ static int recover_record(struct recover *rc, const struct journal_entry *e)
         rc->last_time = e->record.time;
     run_append(t, e->record.time, rc->vals);    /* a write error shows in the writer */
     return 0;
+}
+
+/* A field added to a table that may hold records: they get the missing value, as they did
+ * in the run. */
+static int recover_field(struct recover *rc, const struct journal_entry *e)
+{
+    struct run_table *t = recover_map(rc, e->field.id);
+    return t ? run_field_add(t, &e->field.def, NULL, 0) : -1;
+}
+
+/* The journal's index of an update is that of the table's records in the journal, which are
+ * the rebuilt run's (and file's) indexes. */
+static int recover_update(struct recover *rc, const struct journal_entry *e)
+{
+    struct run_table *t = recover_map(rc, e->update.id);
+    if (!t || e->update.index >= t->nrec || e->update.field >= (uint32_t)t->nfields ||
+        !recover_fits(&t->fields[e->update.field], &e->update.value))
+        return -1;
+    run_update(t, (size_t)e->update.index, (int)e->update.field, &e->update.value.v);
+    return 0;                   /* a write error shows in the writer */
 }
 
 static int recover_entry(void *arg, const struct journal_entry *e)
@@ -145,6 +176,12 @@ static int recover_entry(void *arg, const struct journal_entry *e)
         break;
     case JOURNAL_RECORD:
         bad = recover_record(rc, e);
+        break;
+    case JOURNAL_FIELD:
+        bad = recover_field(rc, e);
+        break;
+    case JOURNAL_UPDATE:
+        bad = recover_update(rc, e);
         break;
     case JOURNAL_END:
         if (rc->ended) {

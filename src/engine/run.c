@@ -1,6 +1,7 @@
 /* run: the data of one experiment in memory, and the observers that follow it. */
 #include "insitu/run.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,6 +235,19 @@ static int run_fields_same(const struct run_table *t, const struct run_field *f,
     return 1;
 }
 
+/* A deep copy of S as the run keeps it: units "1" and long_name the name when not given. */
+static void run_field_copy(struct run_field *d, const struct run_field *s)
+{
+    *d = *s;
+    d->name = util_strdup(s->name);
+    d->units = util_strdup(s->units ? s->units : "1");
+    d->long_name = util_strdup(s->long_name ? s->long_name : s->name);
+    d->dim = run_dup(s->dim);
+    d->flags = run_dup(s->flags);
+    if (!d->dim)
+        d->len = 0;
+}
+
 static void run_seterr(char *err, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void run_seterr(char *err, size_t len, const char *fmt, ...)
@@ -314,17 +328,8 @@ struct run_table *run_table_add(struct run *r, const char *group, const char *re
     t->fields = util_calloc((size_t)(nfields ? nfields : 1), sizeof *t->fields);
     t->cols = util_calloc((size_t)(nfields ? nfields : 1), sizeof *t->cols);
     t->keep = run_keep_arrays ? run_keep_arrays : 1;
-    for (int i = 0; i < nfields; i++) {
-        struct run_field *d = &t->fields[i];
-        *d = fields[i];
-        d->name = util_strdup(fields[i].name);
-        d->units = util_strdup(fields[i].units ? fields[i].units : "1");
-        d->long_name = util_strdup(fields[i].long_name ? fields[i].long_name : fields[i].name);
-        d->dim = run_dup(fields[i].dim);
-        d->flags = run_dup(fields[i].flags);
-        if (!d->dim)
-            d->len = 0;
-    }
+    for (int i = 0; i < nfields; i++)
+        run_field_copy(&t->fields[i], &fields[i]);
     r->tables = util_reallocarray(r->tables, (size_t)r->ntables + 1, sizeof *r->tables);
     r->tables[r->ntables++] = t;
     for (int i = 0; i < r->nobs; i++)
@@ -341,11 +346,126 @@ int run_field_index(const struct run_table *t, const char *name)
     return -1;
 }
 
+/* Optional strings: NULL and "" both mean none (the journal stores both as ""). */
+static int run_opt_eq(const char *a, const char *b)
+{
+    return run_streq(a && *a ? a : NULL, b && *b ? b : NULL);
+}
+
+/* D, as the run keeps it, is the definition F (NULL units and long_name as run_field_copy). */
+static int run_field_identical(const struct run_field *d, const struct run_field *f)
+{
+    return strcmp(d->name, f->name) == 0 && d->type == f->type && run_streq(d->dim, f->dim) &&
+           (!d->dim || d->len == f->len) && strcmp(d->units, f->units ? f->units : "1") == 0 &&
+           strcmp(d->long_name, f->long_name ? f->long_name : f->name) == 0 &&
+           run_opt_eq(d->flags, f->flags);
+}
+
+/* The length dimension DIM already has in GROUP, from its axis or an array field along it;
+ * 0 when it has none yet. A file dimension's length is fixed once defined. */
+static size_t run_dim_len(const struct run *r, const char *group, const char *dim)
+{
+    const struct run_axis *a = run_axis_find(r, group, dim);
+    if (a)
+        return a->len;
+    for (int i = 0; i < r->ntables; i++) {
+        const struct run_table *t = r->tables[i];
+        if (strcmp(t->group, group))
+            continue;
+        for (int f = 0; f < t->nfields; f++)
+            if (t->fields[f].dim && strcmp(t->fields[f].dim, dim) == 0)
+                return t->fields[f].len;
+    }
+    return 0;
+}
+
+int run_field_add(struct run_table *t, const struct run_field *f, char *err, size_t errlen)
+{
+    struct run *r = t->run;
+    if (!f->name) {
+        run_seterr(err, errlen, "a field needs a name");
+        return -1;
+    }
+    int have = run_field_index(t, f->name);
+    if (have >= 0) {
+        if (run_field_identical(&t->fields[have], f))
+            return 0;
+        run_seterr(err, errlen, "field \"%s\" already exists in %s/%s with another definition",
+                   f->name, t->group, t->recdim);
+        return -1;
+    }
+    if (!util_valid_name(f->name) || strcmp(f->name, t->recdim) == 0 || f->type < RUN_F64 ||
+        f->type > RUN_STR ||
+        (f->dim && (f->type != RUN_F64 || f->len == 0 || !util_valid_name(f->dim)))) {
+        run_seterr(err, errlen, "invalid field \"%s\" in group %s", f->name, t->group);
+        return -1;
+    }
+    /* One namespace per group in the file, as for run_table_add. */
+    for (int k = 0; k < r->ntables; k++) {
+        const struct run_table *o = r->tables[k];
+        if (o != t && strcmp(o->group, t->group) == 0 &&
+            (run_field_index(o, f->name) >= 0 || strcmp(o->recdim, f->name) == 0)) {
+            run_seterr(err, errlen, "field \"%s\" already exists in group %s", f->name, t->group);
+            return -1;
+        }
+    }
+    if (run_axis_find(r, t->group, f->name)) {
+        run_seterr(err, errlen, "\"%s\" is an axis in group %s", f->name, t->group);
+        return -1;
+    }
+    size_t dlen = f->dim ? run_dim_len(r, t->group, f->dim) : 0;
+    if (dlen && dlen != f->len) {
+        run_seterr(err, errlen, "dimension %s of group %s has %zu points, not %zu", f->dim,
+                   t->group, dlen, f->len);
+        return -1;
+    }
+
+    int n = t->nfields;
+    t->fields = util_reallocarray(t->fields, (size_t)n + 1, sizeof *t->fields);
+    t->cols = util_reallocarray(t->cols, (size_t)n + 1, sizeof *t->cols);
+    struct run_field *d = &t->fields[n];
+    struct run_column *c = &t->cols[n];
+    run_field_copy(d, f);
+    memset(c, 0, sizeof *c);
+    /* The records made so far get the missing value. An array's ring is allocated here (all of
+     * it missing) because run_table_grow only allocates rings when the table grows. */
+    if (d->dim) {
+        size_t npts = t->keep * d->len;
+        c->v.arr = util_malloc(npts * sizeof(double));
+        for (size_t k = 0; k < npts; k++)
+            c->v.arr[k] = RUN_F64_MISSING;
+    } else if (t->cap) {
+        switch (d->type) {
+        case RUN_F64:
+            c->v.f64 = util_reallocarray(NULL, t->cap, sizeof(double));
+            for (size_t k = 0; k < t->nrec; k++)
+                c->v.f64[k] = RUN_F64_MISSING;
+            break;
+        case RUN_I32:
+            c->v.i32 = util_reallocarray(NULL, t->cap, sizeof(int32_t));
+            for (size_t k = 0; k < t->nrec; k++)
+                c->v.i32[k] = RUN_I32_MISSING;
+            break;
+        case RUN_STR:
+            c->v.str = util_calloc(t->cap, sizeof(char *));    /* NULL: missing */
+            break;
+        }
+    }
+    t->nfields = n + 1;
+    for (int i = 0; i < r->nobs; i++)
+        if (r->obs[i].field)
+            r->obs[i].field(r->obs[i].arg, t, n);
+    return 0;
+}
+
 int run_axis_set(struct run *r, const char *group, const char *dim, size_t len,
                  const char *units, const char *long_name, const double *values)
 {
     if (!util_valid_name(group) || !util_valid_name(dim) || len == 0)
         return -1;
+    size_t have = run_dim_len(r, group, dim);
+    if (have && have != len)
+        return -1;   /* a dimension's length is fixed once written */
     /* An axis is a coordinate variable: its name must not be a field or a record dimension
      * of the same group, or the file could not hold both. */
     for (int i = 0; i < r->ntables; i++) {
@@ -359,8 +479,6 @@ int run_axis_set(struct run *r, const char *group, const char *dim, size_t len,
         if (strcmp(r->axes[i].group, group) == 0 && strcmp(r->axes[i].dim, dim) == 0)
             a = &r->axes[i];
     if (a) {
-        if (a->len != len)
-            return -1;   /* a dimension's length is fixed once written */
         free(a->units);
         free(a->long_name);
     } else {
@@ -439,20 +557,60 @@ int run_append(struct run_table *t, double time, const union run_value *v)
     return rc;
 }
 
+int run_update(struct run_table *t, size_t index, int field, const union run_value *v)
+{
+    if (!t || !v || field < 0 || field >= t->nfields || index >= t->nrec)
+        return -1;
+    const struct run_field *fd = &t->fields[field];
+    struct run_column *c = &t->cols[field];
+    union run_value nv = *v;
+    if (fd->dim) {
+        if (!v->arr)
+            return -1;
+        /* memmove: V may be the kept copy itself (run_get_array). */
+        if (index + t->keep >= t->nrec)
+            memmove(c->v.arr + (index % t->keep) * fd->len, v->arr, fd->len * sizeof(double));
+    } else {
+        switch (fd->type) {
+        case RUN_F64: c->v.f64[index] = v->f64; break;
+        case RUN_I32: c->v.i32[index] = v->i32; break;
+        case RUN_STR: {
+            /* Copied before the old one goes: V may be it (run_get_str). Observers get the
+             * copy, which lives on. */
+            char *s = util_strdup(v->str ? v->str : "");
+            free(c->v.str[index]);
+            c->v.str[index] = s;
+            nv.str = s;
+            break;
+        }
+        }
+    }
+    int rc = 0;
+    struct run *r = t->run;
+    for (int i = 0; i < r->nobs; i++)
+        if (r->obs[i].update && r->obs[i].update(r->obs[i].arg, t, index, field, &nv) < 0)
+            rc = -1;
+    return rc;
+}
+
 double run_get_f64(const struct run_table *t, int field, size_t i)
 {
     const struct run_field *fd = &t->fields[field];
     if (i >= t->nrec || fd->dim)
         return 0.0;
-    return fd->type == RUN_I32 ? (double)t->cols[field].v.i32[i]
-         : fd->type == RUN_F64 ? t->cols[field].v.f64[i] : 0.0;
+    if (fd->type == RUN_I32) {
+        int32_t x = t->cols[field].v.i32[i];
+        return x == RUN_I32_MISSING ? NAN : (double)x;
+    }
+    return fd->type == RUN_F64 ? t->cols[field].v.f64[i] : 0.0;
 }
 
 const char *run_get_str(const struct run_table *t, int field, size_t i)
 {
     if (i >= t->nrec || t->fields[field].type != RUN_STR)
         return NULL;
-    return t->cols[field].v.str[i];
+    const char *s = t->cols[field].v.str[i];
+    return s ? s : "";
 }
 
 const double *run_get_array(const struct run_table *t, int field, size_t i)

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size && (data[0] & 1)) {
         size_t plen = size - 1;
         unsigned char *b = malloc(9 + plen);
-        b[8] = data[0] >> 1 & 7;
+        b[8] = data[0] >> 1 & 15;       /* every type (1..8) and some that are none */
         memcpy(b + 9, data + 1, plen);
         uLong crc = crc32(0L, b + 8, (uInt)plen + 1);
         for (int k = 0; k < 4; k++) {

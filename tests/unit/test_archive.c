@@ -197,6 +197,18 @@ struct collect {
     struct strbuf log;      /* one line per entry, to compare */
 };
 
+static void collect_value(struct strbuf *log, const struct journal_value *v)
+{
+    switch (v->tag) {
+    case JOURNAL_TAG_F64: strbuf_printf(log, " %.17g", v->v.f64); break;
+    case JOURNAL_TAG_I32: strbuf_printf(log, " %d", (int)v->v.i32); break;
+    case JOURNAL_TAG_STR: strbuf_printf(log, " '%s'", v->v.str); break;
+    case JOURNAL_TAG_ARR:
+        strbuf_printf(log, " [%zu: %.17g..%.17g]", v->len, v->v.arr[0], v->v.arr[v->len - 1]);
+        break;
+    }
+}
+
 static int collect_entry(void *arg, const struct journal_entry *e)
 {
     struct collect *c = arg;
@@ -230,24 +242,29 @@ static int collect_entry(void *arg, const struct journal_entry *e)
         break;
     case JOURNAL_RECORD:
         strbuf_printf(&c->log, "record %u %.17g", e->record.id, e->record.time);
-        for (int i = 0; i < e->record.nvalues; i++) {
-            const struct journal_value *v = &e->record.values[i];
-            switch (v->tag) {
-            case JOURNAL_TAG_F64: strbuf_printf(&c->log, " %.17g", v->v.f64); break;
-            case JOURNAL_TAG_I32: strbuf_printf(&c->log, " %d", (int)v->v.i32); break;
-            case JOURNAL_TAG_STR: strbuf_printf(&c->log, " '%s'", v->v.str); break;
-            case JOURNAL_TAG_ARR:
-                strbuf_printf(&c->log, " [%zu: %.17g..%.17g]", v->len, v->v.arr[0],
-                              v->v.arr[v->len - 1]);
-                break;
-            }
-        }
+        for (int i = 0; i < e->record.nvalues; i++)
+            collect_value(&c->log, &e->record.values[i]);
         strbuf_addch(&c->log, '\n');
         break;
     case JOURNAL_END:
         strbuf_printf(&c->log, "end '%s' %.17g %.17g\n", e->end.reason, e->end.duration,
                       e->end.utc);
         break;
+    case JOURNAL_FIELD: {
+        const struct run_field *f = &e->field.def;
+        strbuf_printf(&c->log, "field %u [%s %s '%s' %d %s %zu %s]\n", e->field.id, f->name,
+                      f->units, f->long_name, (int)f->type, f->dim ? f->dim : "-", f->len,
+                      f->flags ? f->flags : "-");
+        break;
+    }
+    case JOURNAL_UPDATE: {
+        const struct journal_value *v = &e->update.value;
+        strbuf_printf(&c->log, "update %u %llu %u", e->update.id,
+                      (unsigned long long)e->update.index, e->update.field);
+        collect_value(&c->log, v);
+        strbuf_addch(&c->log, '\n');
+        break;
+    }
     }
     return 0;
 }
@@ -288,6 +305,29 @@ static void sample_journal(struct strbuf *b, size_t *ends, int *n)
     union run_value nv[2] = { { .arr = s }, { .i32 = 128 } };
     journal_encode_record(b, fx.nmr, 60.0, nv);
     MARK();
+    /* A field defined later, a record with it, and updates of each kind of value. */
+    static const struct run_field later = { "integral_metal", "1", "integral 240..252 ppm",
+                                            RUN_F64, NULL, 0, NULL };
+    ck_assert_int_eq(run_field_add(fx.nmr, &later, NULL, 0), 0);
+    journal_encode_field(b, fx.nmr, 2);
+    MARK();
+    union run_value nv3[3] = { { .arr = s }, { .i32 = 256 }, { .f64 = 0.125 } };
+    journal_encode_record(b, fx.nmr, 120.0, nv3);
+    MARK();
+    union run_value u = { .f64 = 2.5e-7 };
+    journal_encode_update(b, fx.nmr, 0, 2, &u);
+    MARK();
+    for (int k = 0; k < NPPM; k++)
+        s[k] = -spectrum_point(4, k);
+    u.arr = s;
+    journal_encode_update(b, fx.nmr, 1, 0, &u);
+    MARK();
+    u.i32 = -3;
+    journal_encode_update(b, fx.ec, 0x100000000ull, 2, &u);   /* an index beyond 32 bits */
+    MARK();
+    u.str = "re-read";
+    journal_encode_update(b, fx.run->log, 0, 1, &u);
+    MARK();
     journal_encode_end(b, "done", 61.0, UTC0 + 61.0);
     MARK();
 #undef MARK
@@ -321,6 +361,12 @@ START_TEST(journal_roundtrip)
         "record 1 1.5 3.25 -nan -7\n"
         "record 0 2 3 'over-voltage: 4.3 V\tüñí'\n"
         "record 2 60 [256: 3000..3255] 128\n"
+        "field 2 [integral_metal 1 'integral 240..252 ppm' 1 - 0 -]\n"
+        "record 2 120 [256: 3000..3255] 256 0.125\n"
+        "update 2 0 2 2.4999999999999999e-07\n"
+        "update 2 1 0 [256: -4000..-4255]\n"
+        "update 1 4294967296 2 -3\n"
+        "update 0 0 1 're-read'\n"
         "end 'done' 61 1795563099.25\n";
     ck_assert_str_eq(c.log.s, want);
     strbuf_free(&c.log);
@@ -353,9 +399,8 @@ START_TEST(journal_torn_tail)
     size_t ends[32];
     int n;
     sample_journal(&b, ends, &n);
-    /* Every cut inside the last entry (and inside the one before, for good measure) keeps all
-     * the entries before it. */
-    for (int last = n - 1; last >= n - 2; last--) {
+    /* Every cut inside any entry keeps all the entries before it. */
+    for (int last = n - 1; last >= 1; last--) {
         size_t from = ends[last - 1];
         for (size_t cut = from; cut < ends[last]; cut++) {
             struct journal_scan res;
@@ -395,6 +440,20 @@ START_TEST(journal_corrupt)
             ck_assert_uint_eq(res.good_bytes, ends[3]);
             ck_assert_int_ne(res.status, JOURNAL_EOF);
             b.s[off] ^= (char)(1 << bit);
+        }
+    }
+    /* The same in the FIELD and UPDATE entries. */
+    for (int i = 1; i < n; i++) {
+        int type = (unsigned char)b.s[ends[i - 1] + 8];
+        if (type != JOURNAL_FIELD && type != JOURNAL_UPDATE)
+            continue;
+        for (size_t off = ends[i - 1]; off < ends[i]; off += 1 + (ends[i] - ends[i - 1]) / 97) {
+            b.s[off] ^= 0x21;
+            struct journal_scan res;
+            journal_scan(b.s, b.len, NULL, NULL, &res);
+            ck_assert_uint_eq(res.entries, (size_t)i);
+            ck_assert_int_ne(res.status, JOURNAL_EOF);     /* TORN: a length made longer */
+            b.s[off] ^= 0x21;
         }
     }
     /* In the payload of the last entry: corrupt, but at the tail. */
@@ -471,7 +530,7 @@ START_TEST(journal_junk)
             for (int f = 0; f < flips; f++)
                 m[(size_t)rand_r(&seed) % plen] = (unsigned char)rand_r(&seed);
             decode_framed(type, m, plen);   /* any answer, but no bad read (ASan) */
-            decode_framed((enum journal_type)(rand_r(&seed) % 9), m, plen);
+            decode_framed((enum journal_type)(rand_r(&seed) % 10), m, plen);
         }
         free(m);
     }
@@ -491,6 +550,30 @@ START_TEST(journal_junk)
     ck_assert_int_eq(decode_framed(JOURNAL_RECORD, huge, sizeof huge), JOURNAL_CORRUPT);
     ck_assert_int_eq(decode_framed(JOURNAL_TABLE, huge, sizeof huge), JOURNAL_CORRUPT);
     ck_assert_int_eq(decode_framed(JOURNAL_AXIS, huge, sizeof huge), JOURNAL_CORRUPT);
+    /* An UPDATE with an array longer than the entry; FIELDs no writer makes. */
+    unsigned char upd[30] = { 1, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, JOURNAL_TAG_ARR,
+                              0xff, 0xff, 0xff, 0xff };        /* then one f64 and one byte */
+    ck_assert_int_eq(decode_framed(JOURNAL_UPDATE, upd, sizeof upd), JOURNAL_CORRUPT);
+    upd[17] = 1;
+    upd[18] = upd[19] = upd[20] = 0;
+    ck_assert_int_eq(decode_framed(JOURNAL_UPDATE, upd, 29), JOURNAL_OK);
+    ck_assert_int_eq(decode_framed(JOURNAL_UPDATE, upd, 28), JOURNAL_CORRUPT);    /* short */
+    ck_assert_int_eq(decode_framed(JOURNAL_UPDATE, upd, 30), JOURNAL_CORRUPT);    /* trailing */
+    upd[16] = 9;                                                    /* no such tag */
+    ck_assert_int_eq(decode_framed(JOURNAL_UPDATE, upd, 29), JOURNAL_CORRUPT);
+    /* field: id, name "x", units "", long_name "", type, dim, len, flags "" */
+    unsigned char fld[] = { 0, 0, 0, 0, 1, 0, 0, 0, 'x', 0, 0, 0, 0, 0, 0, 0, 0, 1,
+                            1, 0, 0, 0, 'p', 0, 0, 0, 0, 0, 0, 0, 0 };
+    ck_assert_int_eq(decode_framed(JOURNAL_FIELD, fld, sizeof fld), JOURNAL_CORRUPT); /* len 0 */
+    fld[23] = 8;
+    ck_assert_int_eq(decode_framed(JOURNAL_FIELD, fld, sizeof fld), JOURNAL_OK);
+    fld[17] = 2;                                                    /* an int array */
+    ck_assert_int_eq(decode_framed(JOURNAL_FIELD, fld, sizeof fld), JOURNAL_CORRUPT);
+    fld[17] = 4;                                                    /* no such type */
+    ck_assert_int_eq(decode_framed(JOURNAL_FIELD, fld, sizeof fld), JOURNAL_CORRUPT);
+    fld[17] = 1;
+    fld[26] = 0x40;                                                 /* 2^30 + 8 points */
+    ck_assert_int_eq(decode_framed(JOURNAL_FIELD, fld, sizeof fld), JOURNAL_CORRUPT);
     strbuf_free(&b);
 }
 END_TEST
@@ -1079,6 +1162,395 @@ START_TEST(archive_file_error)
 }
 END_TEST
 
+/* ---- fields added later, updates, axes replaced, reading back -------------------------- */
+
+static const struct run_field nmr_later[] = {
+    { "integral_metal", "1", "integral 240..252 ppm", RUN_F64, NULL, 0, NULL },
+    { "npeaks", "1", "peaks found", RUN_I32, NULL, 0, NULL },
+    { "label", "1", "assignment", RUN_STR, NULL, 0, NULL },
+    { "baseline", "1", "fitted baseline", RUN_F64, "ppm", NPPM, NULL },
+};
+
+static double baseline_point(size_t rec, int k)
+{
+    return (double)rec + 0.01 * k;
+}
+
+/* A spectrum record once the fields of nmr_later exist. */
+static int nmr_append_all(struct fixture *fx, size_t rec)
+{
+    double s[NPPM], b[NPPM];
+    for (int k = 0; k < NPPM; k++) {
+        s[k] = spectrum_point(rec, k);
+        b[k] = baseline_point(rec, k);
+    }
+    union run_value v[6];
+    v[0].arr = s;
+    v[1].i32 = 64;
+    v[2].f64 = 1.5 * (double)rec;
+    v[3].i32 = -(int32_t)rec;
+    v[4].str = "peak";
+    v[5].arr = b;
+    return run_append(fx->nmr, 60.0 * (double)rec, v);
+}
+
+static double ppm_shifted(int i)
+{
+    return 300.5 - i * (600.0 / NPPM);
+}
+
+/* The in-situ NMR story: three spectra, then results are defined, two more spectra with them,
+ * then a reprocessing that rewrites earlier records (most no longer in memory) and
+ * re-references the axis. Only the newest two array records stay in memory. */
+static struct archive *reprocessed_run(struct fixture *fx, const char *dir)
+{
+    size_t keep = run_keep_arrays;
+    run_keep_arrays = 2;
+    fixture_init(fx, "rep");
+    run_keep_arrays = keep;
+    run_attr_text(fx->run, NULL, "cell", "Li|Li");
+    char err[512];
+    struct archive *a = archive_create(fx->run, dir, err, sizeof err);
+    ck_assert_msg(a != NULL, "%s", err);
+    fixture_axis(fx);
+    for (size_t k = 0; k < 3; k++) {
+        ck_assert_int_eq(nmr_append(fx, k), 0);
+        ck_assert_int_eq(ec_append(fx, k), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(run_field_add(fx->nmr, &nmr_later[i], err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(run_field_add(fx->nmr, &nmr_later[0], err, sizeof err), 0);  /* again */
+    run_event_at(fx->run, 150.0, RUN_INFO, "region metal added");   /* fixed times: two runs */
+    for (size_t k = 3; k < 5; k++) {
+        ck_assert_int_eq(nmr_append_all(fx, k), 0);
+        ck_assert_int_eq(ec_append(fx, k), 0);
+    }
+    ck_assert_int_eq(archive_sync(a), 0);
+    ck_assert_ptr_null(run_get_array(fx->nmr, 0, 2));
+
+    union run_value v;
+    double arr[NPPM];
+    for (int k = 0; k < NPPM; k++)
+        arr[k] = -spectrum_point(0, k);
+    v.arr = arr;
+    ck_assert_int_eq(archive_dirty(a), 0);
+    ck_assert_int_eq(run_update(fx->nmr, 0, 0, &v), 0);    /* evicted from memory */
+    ck_assert_int_eq(archive_dirty(a), 0);                 /* an array is synced at once */
+    v.f64 = 100;
+    ck_assert_int_eq(run_update(fx->nmr, 0, 2, &v), 0);
+    ck_assert_int_eq(archive_dirty(a), 1);                 /* a scalar waits for the sync */
+    v.f64 = 103;
+    ck_assert_int_eq(run_update(fx->nmr, 3, 2, &v), 0);
+    v.i32 = 9;
+    ck_assert_int_eq(run_update(fx->nmr, 1, 3, &v), 0);
+    v.str = "re";
+    ck_assert_int_eq(run_update(fx->nmr, 2, 4, &v), 0);
+    v.i32 = 512;
+    ck_assert_int_eq(run_update(fx->nmr, 4, 1, &v), 0);
+    v.arr = arr;
+    for (int k = 0; k < NPPM; k++)
+        arr[k] = 0.5 * k;
+    ck_assert_int_eq(run_update(fx->nmr, 1, 5, &v), 0);    /* before its field existed */
+    for (int k = 0; k < NPPM; k++)
+        arr[k] = 7.0;
+    ck_assert_int_eq(run_update(fx->nmr, 4, 5, &v), 0);    /* still in memory */
+    ck_assert_double_eq(run_get_array(fx->nmr, 5, 4)[9], 7.0);
+    double ppm[NPPM];
+    for (int i = 0; i < NPPM; i++)
+        ppm[i] = ppm_shifted(i);
+    ck_assert_int_eq(run_axis_set(fx->run, "nmr", "ppm", NPPM, "ppm", "chemical shift", ppm), 0);
+    ck_assert_int_eq(run_axis_set(fx->run, "nmr", "ppm", NPPM - 1, "ppm", "x", ppm), -1);
+    run_event_at(fx->run, 250.0, RUN_INFO, "reprocessed");
+    ck_assert_ptr_null(archive_error(a));
+    return a;
+}
+
+/* Every group of a file as text: variables with their attributes and all their values. Global
+ * attributes are left out (history and state differ between a clean and a recovered file). */
+static void dump_file(const char *path, struct strbuf *o)
+{
+    int ncid;
+    ck_assert_int_eq(nc_open(path, NC_NOWRITE, &ncid), NC_NOERR);
+    int ng, gids[64];
+    ck_assert_int_eq(nc_inq_grps(ncid, &ng, gids), NC_NOERR);
+    for (int g = 0; g < ng; g++) {
+        char gname[NC_MAX_NAME + 1];
+        nc_inq_grpname(gids[g], gname);
+        strbuf_printf(o, "group %s\n", gname);
+        int nv, vids[64];
+        ck_assert_int_eq(nc_inq_varids(gids[g], &nv, vids), NC_NOERR);
+        for (int v = 0; v < nv; v++) {
+            char name[NC_MAX_NAME + 1];
+            nc_type type;
+            int ndims, dims[4], natts;
+            ck_assert_int_eq(nc_inq_var(gids[g], vids[v], name, &type, &ndims, dims, &natts),
+                             NC_NOERR);
+            size_t n = 1;
+            strbuf_printf(o, " %s type %d (", name, (int)type);
+            for (int d = 0; d < ndims; d++) {
+                size_t len;
+                char dn[NC_MAX_NAME + 1];
+                nc_inq_dim(gids[g], dims[d], dn, &len);
+                strbuf_printf(o, " %s=%zu", dn, len);
+                n *= len;
+            }
+            strbuf_addstr(o, " )\n");
+            for (int i = 0; i < natts; i++) {
+                char an[NC_MAX_NAME + 1];
+                nc_type at;
+                size_t al;
+                nc_inq_attname(gids[g], vids[v], i, an);
+                nc_inq_att(gids[g], vids[v], an, &at, &al);
+                strbuf_printf(o, "  :%s =", an);
+                if (at == NC_CHAR) {
+                    char *t = att_text(gids[g], vids[v], an);
+                    strbuf_printf(o, " '%s'", t);
+                    free(t);
+                } else {
+                    double av[16];
+                    ck_assert_uint_le(al, 16);
+                    nc_get_att_double(gids[g], vids[v], an, av);
+                    for (size_t k = 0; k < al; k++)
+                        strbuf_printf(o, " %.17g", av[k]);
+                }
+                strbuf_addch(o, '\n');
+            }
+            strbuf_addstr(o, "  =");
+            if (type == NC_STRING) {
+                char **sv = util_calloc(n ? n : 1, sizeof *sv);
+                ck_assert_int_eq(nc_get_var_string(gids[g], vids[v], sv), NC_NOERR);
+                for (size_t k = 0; k < n; k++)
+                    strbuf_printf(o, " '%s'", sv[k] ? sv[k] : "(null)");
+                nc_free_string(n, sv);
+                free(sv);
+            } else {
+                double *dv = util_calloc(n ? n : 1, sizeof *dv);
+                ck_assert_int_eq(nc_get_var_double(gids[g], vids[v], dv), NC_NOERR);
+                for (size_t k = 0; k < n; k++)
+                    strbuf_printf(o, " %.17g", dv[k]);
+                free(dv);
+            }
+            strbuf_addch(o, '\n');
+        }
+    }
+    nc_close(ncid);
+}
+
+START_TEST(archive_fields_and_updates)
+{
+    char *dir = tmpdir_new();
+    struct fixture fx;
+    struct archive *a = reprocessed_run(&fx, dir);
+    char err[512];
+
+    /* Reading back from the live file, through the writer (nothing synced since the last
+     * scalar updates). */
+    double back[NPPM], x;
+    ck_assert_msg(archive_read_array(a, fx.nmr, 0, 0, back, NPPM, err, sizeof err) == 0, "%s", err);
+    for (int k = 0; k < NPPM; k++)
+        ck_assert(back[k] == -spectrum_point(0, k));
+    ck_assert_int_eq(archive_read_array(a, fx.nmr, 0, 2, back, NPPM, err, sizeof err), 0);
+    for (int k = 0; k < NPPM; k++)
+        ck_assert(back[k] == spectrum_point(2, k));
+    ck_assert_int_eq(archive_read_array(a, fx.nmr, 5, 2, back, NPPM, err, sizeof err), 0);
+    for (int k = 0; k < NPPM; k++)
+        ck_assert(isnan(back[k]));                          /* before the field existed */
+    ck_assert_int_eq(archive_read_array(a, fx.nmr, 5, 1, back, NPPM, err, sizeof err), 0);
+    ck_assert(back[10] == 5.0);
+    ck_assert_int_eq(archive_read_array(a, fx.nmr, 5, 3, back, NPPM, err, sizeof err), 0);
+    ck_assert(back[10] == baseline_point(3, 10));
+    ck_assert_int_eq(archive_read_f64(a, fx.nmr, 2, 0, &x, err, sizeof err), 0);
+    ck_assert(x == 100);
+    ck_assert_int_eq(archive_read_f64(a, fx.nmr, 2, 1, &x, err, sizeof err), 0);
+    ck_assert(isnan(x));
+    ck_assert_int_eq(archive_read_f64(a, fx.nmr, 3, 0, &x, err, sizeof err), 0);
+    ck_assert(isnan(x));                                    /* an int's missing value */
+    ck_assert_int_eq(archive_read_f64(a, fx.nmr, 3, 1, &x, err, sizeof err), 0);
+    ck_assert(x == 9);
+    ck_assert_int_eq(archive_read_f64(a, fx.nmr, 1, 4, &x, err, sizeof err), 0);
+    ck_assert(x == 512);
+    ck_assert_int_eq(archive_read_f64(a, fx.ec, 0, 4, &x, err, sizeof err), 0);
+    ck_assert(x == ec_voltage(4));
+    /* What cannot be read. */
+    ck_assert_int_eq(archive_read_array(a, fx.nmr, 0, 5, back, NPPM, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "record 5 is not in the file"), "%s", err);
+    ck_assert_int_eq(archive_read_array(a, fx.nmr, 0, 0, back, NPPM - 1, err, sizeof err), -1);
+    ck_assert_int_eq(archive_read_array(a, fx.nmr, 2, 0, back, NPPM, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "a scalar"), "%s", err);
+    ck_assert_int_eq(archive_read_array(a, fx.nmr, 6, 0, back, NPPM, err, sizeof err), -1);
+    ck_assert_int_eq(archive_read_f64(a, fx.nmr, 4, 0, &x, err, sizeof err), -1);
+    ck_assert_int_eq(archive_read_f64(a, fx.nmr, 0, 0, &x, err, sizeof err), -1);
+    /* An update out of range reaches nobody. */
+    union run_value v = { .f64 = 1 };
+    ck_assert_int_eq(run_update(fx.nmr, 5, 2, &v), -1);
+    ck_assert_ptr_null(archive_error(a));
+    char *path = util_strdup(archive_path(a));
+    run_end(fx.run, "done");
+    ck_assert_int_eq(archive_close(a, err, sizeof err), 0);
+
+    int ncid;
+    ck_assert_int_eq(nc_open(path, NC_NOWRITE, &ncid), NC_NOERR);
+    int nmr = group(ncid, "nmr");
+    ck_assert_uint_eq(dimlen(nmr, "time"), 5);
+    assert_cf_variables(ncid);
+    assert_att(nmr, varid(nmr, "integral_metal"), "long_name", "integral 240..252 ppm");
+    assert_att(nmr, varid(nmr, "baseline"), "units", "1");
+    double d[5];
+    ck_assert_int_eq(nc_get_var_double(nmr, varid(nmr, "integral_metal"), d), NC_NOERR);
+    ck_assert(d[0] == 100 && isnan(d[1]) && isnan(d[2]) && d[3] == 103 && d[4] == 6.0);
+    double fill;
+    ck_assert_int_eq(nc_get_att_double(nmr, varid(nmr, "integral_metal"), "_FillValue", &fill),
+                     NC_NOERR);
+    ck_assert(isnan(fill));
+    int iv[5], ifill;
+    ck_assert_int_eq(nc_get_var_int(nmr, varid(nmr, "npeaks"), iv), NC_NOERR);
+    ck_assert_int_eq(iv[0], INT32_MIN);
+    ck_assert_int_eq(iv[1], 9);
+    ck_assert_int_eq(iv[2], INT32_MIN);
+    ck_assert_int_eq(iv[3], -3);
+    ck_assert_int_eq(iv[4], -4);
+    ck_assert_int_eq(nc_get_att_int(nmr, varid(nmr, "npeaks"), "_FillValue", &ifill), NC_NOERR);
+    ck_assert_int_eq(ifill, INT32_MIN);
+    /* Fields defined with their table have no _FillValue (ints stay ints for xarray). */
+    ck_assert_int_ne(nc_inq_att(nmr, varid(nmr, "scans"), "_FillValue", NULL, NULL), NC_NOERR);
+    ck_assert_int_ne(nc_inq_att(nmr, varid(nmr, "spectrum"), "_FillValue", NULL, NULL), NC_NOERR);
+    ck_assert_int_eq(nc_get_var_int(nmr, varid(nmr, "scans"), iv), NC_NOERR);
+    ck_assert(iv[0] == 64 && iv[3] == 64 && iv[4] == 512);
+    char *sv[5];
+    ck_assert_int_eq(nc_get_var_string(nmr, varid(nmr, "label"), sv), NC_NOERR);
+    ck_assert_str_eq(sv[0] ? sv[0] : "", "");
+    ck_assert_str_eq(sv[1] ? sv[1] : "", "");
+    ck_assert_str_eq(sv[2], "re");
+    ck_assert_str_eq(sv[4], "peak");
+    nc_free_string(5, sv);
+    double *rows = util_calloc(5 * NPPM, sizeof *rows);
+    ck_assert_int_eq(nc_get_var_double(nmr, varid(nmr, "spectrum"), rows), NC_NOERR);
+    for (int k = 0; k < NPPM; k++) {
+        ck_assert(rows[k] == -spectrum_point(0, k));
+        for (size_t r = 1; r < 5; r++)
+            ck_assert(rows[r * NPPM + (size_t)k] == spectrum_point(r, k));
+    }
+    ck_assert_int_eq(nc_get_var_double(nmr, varid(nmr, "baseline"), rows), NC_NOERR);
+    for (int k = 0; k < NPPM; k++) {
+        ck_assert(isnan(rows[k]) && isnan(rows[2 * NPPM + (size_t)k]));
+        ck_assert(rows[NPPM + (size_t)k] == 0.5 * k);
+        ck_assert(rows[3 * NPPM + (size_t)k] == baseline_point(3, k));
+        ck_assert(rows[4 * NPPM + (size_t)k] == 7.0);
+    }
+    free(rows);
+    double ppm[NPPM];
+    ck_assert_int_eq(nc_get_var_double(nmr, varid(nmr, "ppm"), ppm), NC_NOERR);
+    for (int i = 0; i < NPPM; i++)
+        ck_assert(ppm[i] == ppm_shifted(i));
+    ck_assert_uint_eq(dimlen(nmr, "ppm"), NPPM);
+    int ec = group(ncid, "ec");
+    ck_assert_int_eq(nc_get_var_double(ec, varid(ec, "voltage"), d), NC_NOERR);
+    ck_assert(d[4] == ec_voltage(4));
+    nc_close(ncid);
+
+    /* archive info lists the later fields like the others. */
+    struct strbuf out = { 0 };
+    ck_assert_int_eq(archive_info(path, &out, err, sizeof err), 0);
+    ck_assert_msg(strstr(out.s, "group nmr: 5 records\n"), "%s", out.s);
+    ck_assert_msg(strstr(out.s, "  integral_metal(time) 1 \"integral 240..252 ppm\"\n"), "%s",
+                  out.s);
+    ck_assert_msg(strstr(out.s, "  baseline(time,ppm) 1 \"fitted baseline\"\n"), "%s", out.s);
+    ck_assert_msg(strstr(out.s, "  npeaks(time) 1 \"peaks found\"\n"), "%s", out.s);
+    strbuf_free(&out);
+    run_free(fx.run);
+    free(path);
+    tmpdir_free(dir);
+}
+END_TEST
+
+/* The same story cut short by a crash: the recovered file holds exactly what the clean one
+ * holds, fields added later and rewritten values included. */
+START_TEST(archive_recover_fields_and_updates)
+{
+    char *clean = tmpdir_new(), *crashed = tmpdir_new();
+    struct fixture fx;
+    char err[512], msg[1024];
+    struct archive *a = reprocessed_run(&fx, clean);
+    char *cpath = util_strdup(archive_path(a));
+    ck_assert_int_eq(archive_close(a, err, sizeof err), 0);
+    run_free(fx.run);
+    a = reprocessed_run(&fx, crashed);
+    char *path = util_strdup(archive_path(a));
+    archive_abandon(a);
+    run_free(fx.run);
+    ck_assert_int_eq(archive_recover(path, msg, sizeof msg), 0);
+    ck_assert_msg(!strstr(msg, "skipped") && !strstr(msg, "kept"), "%s", msg);
+    char *jpath = util_printf("%s.journal", path);
+    ck_assert(!exists(jpath));
+    struct strbuf want = { 0 }, got = { 0 };
+    dump_file(cpath, &want);
+    dump_file(path, &got);
+    ck_assert_msg(strstr(want.s, " integral_metal type 6 ( time=5 )\n  :units = '1'\n"), "%s",
+                  want.s);
+    ck_assert_msg(strcmp(got.s, want.s) == 0, "the recovered file differs from the clean one");
+    strbuf_free(&want);
+    strbuf_free(&got);
+    free(jpath);
+    free(path);
+    free(cpath);
+    tmpdir_free(clean);
+    tmpdir_free(crashed);
+}
+END_TEST
+
+/* A record whose journal entry failed is not in the journal: updates of later records still
+ * land on the right record after recovery, and an update of the lost one says it failed. */
+START_TEST(archive_update_after_lost_record)
+{
+    char *dir = tmpdir_new();
+    struct fixture fx;
+    fixture_init(&fx, "lost");
+    char err[512], msg[1024];
+    struct archive *a = archive_create(fx.run, dir, err, sizeof err);
+    ck_assert_msg(a != NULL, "%s", err);
+    fixture_axis(&fx);
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = 64 * 1024;
+    signal(SIGXFSZ, SIG_IGN);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    size_t acked = 0;
+    while (nmr_append(&fx, acked) == 0)
+        acked++;
+    setrlimit(RLIMIT_FSIZE, &old);
+    ck_assert_uint_gt(acked, 2);
+    size_t lost = acked;                    /* in memory, not in the journal */
+    ck_assert_int_eq(nmr_append(&fx, lost + 1), 0);
+    union run_value v = { .i32 = 7 };
+    ck_assert_int_eq(run_update(fx.nmr, lost + 1, 1, &v), 0);
+    v.i32 = 5;
+    ck_assert_int_eq(run_update(fx.nmr, 1, 1, &v), 0);
+    ck_assert_int_eq(run_update(fx.nmr, lost, 1, &v), -1);
+    char *path = util_strdup(archive_path(a));
+    archive_abandon(a);
+    ck_assert_int_eq(archive_recover(path, msg, sizeof msg), 0);
+    int ncid;
+    ck_assert_int_eq(nc_open(path, NC_NOWRITE, &ncid), NC_NOERR);
+    int nmr = group(ncid, "nmr");
+    ck_assert_uint_eq(dimlen(nmr, "time"), acked + 1);
+    int *scans = util_calloc(acked + 1, sizeof *scans);
+    ck_assert_int_eq(nc_get_var_int(nmr, varid(nmr, "scans"), scans), NC_NOERR);
+    ck_assert_int_eq(scans[0], 64);
+    ck_assert_int_eq(scans[1], 5);
+    ck_assert_int_eq(scans[acked], 7);      /* the record after the lost one */
+    double last;
+    size_t idx[2] = { acked, 3 };
+    ck_assert_int_eq(nc_get_var1_double(nmr, varid(nmr, "spectrum"), idx, &last), NC_NOERR);
+    ck_assert(last == spectrum_point(lost + 1, 3));
+    nc_close(ncid);
+    free(scans);
+    free(path);
+    run_free(fx.run);
+    tmpdir_free(dir);
+}
+END_TEST
+
 /* ---- crash test -------------------------------------------------------------------------- */
 
 struct acked {
@@ -1230,6 +1702,12 @@ Suite *archive_suite(void)
     tcase_add_test(tc, archive_recover_torn_and_damaged);
     tcase_add_test(tc, archive_recover_corrupt_middle);
     tcase_add_test(tc, archive_recover_refusals);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("update");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, archive_fields_and_updates);
+    tcase_add_test(tc, archive_recover_fields_and_updates);
+    tcase_add_test(tc, archive_update_after_lost_record);
     suite_add_tcase(s, tc);
     tc = tcase_create("crash");
     tcase_set_timeout(tc, 120);
