@@ -14,6 +14,7 @@
 #include "insitu/device.h"
 #include "insitu/loop.h"
 #include "insitu/paths.h"
+#include "insitu/run.h"
 #include "insitu/session.h"
 #include "insitu/settings.h"
 #include "insitu/util.h"

@@ -395,7 +395,8 @@ static void nmr_track_all(struct nmrrun *n, double vals[][V_NVARS])
     /* overlapping lines (metal and microstructure) are fitted together */
     struct nmrfit_result res;
     if (nmrfit_fit(n->ppm, n->re, n->si, wlo, whi, peaks, np, &res) < 0) {
-        msg_debug("nmr: peak fit: %s", res.msg);
+        if (n->run)
+            run_event(n->run, RUN_DEBUG, "nmr: peak fit: %s", res.msg);
         for (int j = 0; j < np; j++)
             n->tracks[idx[j]].have_last = 0;
         return;
@@ -1349,7 +1350,7 @@ int nmrrun_reference(struct session *s, const char *name,
     if (d->drv->spectrometer->sample)
         d->drv->spectrometer->sample(d, st->name);
     else
-        msg_note("nmr: measuring what is in the probe as %s", st->name);
+        msg_info("nmr: measuring what is in the probe as %s", st->name);
     struct spectro_acq a;
     nmr_acq_from_settings(&a);
     d->drv->spectrometer->configure(d, &a, nmr_ref_configured, n);
