@@ -1,5 +1,7 @@
-/* bench_core: the foundation's numbers: parser throughput, event-loop timer rate, and how many
- * records per second the archive (journal + netCDF) sustains, scalar and array. */
+/* bench_core: the foundation's numbers: parser throughput, event-loop timer rate, how many
+ * records per second the archive (journal + netCDF) sustains, scalar and array, and how many
+ * NMR peak fits per second the core makes. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "insitu/archive.h"
 #include "insitu/clock.h"
 #include "insitu/loop.h"
+#include "insitu/nmrfit.h"
 #include "insitu/parse.h"
 #include "insitu/run.h"
 #include "insitu/units.h"
@@ -135,11 +138,67 @@ static void bench_archive(void)
     printf("peak RSS of this bench: %ld MB\n", ru.ru_maxrss / 1024);
 }
 
+/* Two overlapping pseudo-Voigt peaks (7Li metal and microstructure) over a 1001-point window:
+ * from the position alone (the first spectrum of a series), and from the previous fit (every
+ * later one: each spectrum differs from the last, as in a real series). */
+static void bench_nmrfit(void)
+{
+    enum { N = 4096, SPECTRA = 16 };
+    double *ppm = util_malloc(N * sizeof *ppm), *y = util_malloc((size_t)SPECTRA * N * sizeof *y);
+    unsigned long seed = 1;
+    for (int j = 0; j < N; j++)
+        ppm[j] = 400 - j * 0.09; /* 220..310 ppm holds 1001 points */
+    for (int s = 0; s < SPECTRA; s++) {
+        struct nmrfit_peak pk[2] = {
+            { .shape = NMRFIT_PVOIGT, .pos = 245 - 0.05 * s, .fwhm = 12, .eta = 0.6,
+              .area = 100 - s },
+            { .shape = NMRFIT_PVOIGT, .pos = 266, .fwhm = 18, .eta = 0.3, .area = 10 + 2 * s },
+        };
+        for (int j = 0; j < N; j++) {
+            double u = 0; /* noise: a sum of uniforms, deterministic and portable */
+            for (int k = 0; k < 12; k++) {
+                seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+                u += (double)(seed >> 11) / 9007199254740992.0;
+            }
+            y[(size_t)s * N + j] = nmrfit_profile(&pk[0], ppm[j]) + nmrfit_profile(&pk[1], ppm[j]) +
+                                   0.5 - 0.001 * ppm[j] + 0.02 * (u - 6);
+        }
+    }
+    struct nmrfit_peak start[2] = {
+        { .shape = NMRFIT_PVOIGT, .pos = 248, .lo = 244, .hi = 252.5 },
+        { .shape = NMRFIT_PVOIGT, .pos = 266, .lo = 256, .hi = 276 },
+    };
+    struct nmrfit_result r;
+    for (int mode = 0; mode < 2; mode++) {
+        struct nmrfit_peak p[2] = { start[0], start[1] };
+        int fits = 0, failed = 0;
+        long iters = 0;
+        double t0 = clock_mono(), dt;
+        do {
+            for (int s = 0; s < SPECTRA; s++, fits++) {
+                if (mode == 0) {
+                    p[0] = start[0];
+                    p[1] = start[1];
+                }
+                failed += nmrfit_fit(ppm, y + (size_t)s * N, N, 220, 310, p, 2, &r) != 0;
+                iters += r.iter;
+            }
+        } while ((dt = clock_mono() - t0) < 0.5);
+        printf("nmrfit: %.0f fits/s (%.0f us each, %.1f iterations) of 2 pseudo-Voigt peaks "
+               "over %ld points, %s%s\n", fits / dt, 1e6 * dt / fits, (double)iters / fits,
+               r.npts, mode ? "each from the previous fit" : "from the positions alone",
+               failed ? " (FAILURES)" : "");
+    }
+    free(ppm);
+    free(y);
+}
+
 int main(void)
 {
     bench_parse();
     bench_units();
     bench_loop();
     bench_archive();
+    bench_nmrfit();
     return 0;
 }

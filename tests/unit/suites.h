@@ -19,5 +19,6 @@ Suite *keithley_suite(void);
 Suite *nmr_suite(void);
 Suite *nmrspec_suite(void);
 Suite *topspin_suite(void);
+Suite *nmrfit_suite(void);
 
 #endif
