@@ -287,7 +287,7 @@ static unsigned nmrsim_amounts(const struct nmrsim_params *p, const struct nmrsi
      * plated (at most the throughput), the rest is isolated metal. */
     double sei = fmin(fmax(s->dead, 0), cp->sei_fraction * s->throughput);
     amount[NMRSIM_SEI] = sei;
-    amount[NMRSIM_DEAD] = fmax(s->dead - sei, 0);
+    amount[NMRSIM_DEAD] = s->dead - sei > 1e-9 * s->dead ? s->dead - sei : 0;   /* not rounding */
     amount[NMRSIM_ELECTROLYTE] = p->electrolyte;
     return 1u << NMRSIM_METAL | 1u << NMRSIM_MICRO | 1u << NMRSIM_DEAD | 1u << NMRSIM_SEI |
            1u << NMRSIM_ELECTROLYTE;
