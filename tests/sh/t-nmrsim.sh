@@ -47,6 +47,7 @@ stop_nmr() {
     local pid=$NMR_PID
     eval "exec ${NMR[1]}>&-"
     wait "$pid" 2>/dev/null
+    check "the spectrometer said nothing on stderr$(head -c 300 "$T/nmr.err")" test ! -s "$T/nmr.err"
 }
 
 # --- usage -------------------------------------------------------------------------------
@@ -173,10 +174,13 @@ check "a second cycler starts from a fresh cell: the same microstructure ($r x)"
   for _ in 1 2 3 4 5 6; do sleep 0.25; printf ':READ?\n'; done; } |
     "$SIM" --stdio "keithley2400:li-li,state=$ST" >"$T/k.out" 2>"$T/k.err" &
 kpid=$!
-sleep 0.6
+for _ in $(seq 100); do   # until the output is on (the Keithley publishes at once)
+    cur=$(sed -n 's/^current //p' "$ST" 2>/dev/null)
+    [ "$cur" = 0.5 ] && break
+    sleep 0.03
+done
 ask ':SYST:SIM:STATE?'; ma=$(kv micro_area)
-cur=$(sed -n 's/^current //p' "$ST")
-sleep 0.8
+sleep 0.7
 ask ':SYST:SIM:STATE?'; mb=$(kv micro_area)
 wait "$kpid"
 check "live: the microstructure grows while the current flows ($ma -> $mb)" fcmp "$mb" '>' "$ma"
@@ -214,12 +218,14 @@ if [ -n "${INSITU:-}" ] && [ -x "$INSITU" ]; then
     cat >"$T/wrap-sim" <<EOF
 #!/bin/sh
 echo "\$INSITU_SIM_STATE" >>"$T/seen-state"
-( sleep 0.5; [ -f "\$INSITU_SIM_STATE" ] && echo yes >>"$T/seen-file" ) &
+( for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+    [ -f "\$INSITU_SIM_STATE" ] && { echo yes >>"$T/seen-file"; exit; }; sleep 0.1
+  done ) </dev/null >/dev/null 2>&1 &   # not on the simulator's socket
 exec "$SIM" "\$@"
 EOF
     chmod +x "$T/wrap-sim"
     XDG_RUNTIME_DIR=$T/run INSITU_SIM=$T/wrap-sim \
-        run -c 'device add cyc keithley2400 sim:li-li; wait 1s'
+        run -c 'device add cyc keithley2400 sim:li-li; wait 2s'
     expect_rc 0 "insitu with a simulated Keithley"
     p=$(head -n 1 "$T/seen-state" 2>/dev/null)
     check "insitu sets INSITU_SIM_STATE for the simulator ($p)" \
