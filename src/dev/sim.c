@@ -3,6 +3,10 @@
  * as the transport's fd. To the device layer it is an instrument like any other; a
  * pseudo-terminal would be closer to a serial line, but libserialport 0.1.1 cannot open one.
  *
+ * The simulated instruments of one insitu share one cell through a state file (insitu-sim(1),
+ * STATE FILE): the child gets INSITU_SIM_STATE, the user's when set, else a file of this
+ * insitu process, removed when its last simulator has gone.
+ *
  * Everything here is prefixed simt_ so it is not confused with the simulator in src/sim. */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +16,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,12 +27,26 @@
 
 #define SIMT_USAGE "sim:MODEL[,opt=value...]"
 
+extern char **environ;
+
+/* Simulators open with this process's own state file (their transports' priv is its path). */
+static int simt_state_users;
+
+/* $XDG_RUNTIME_DIR (private, on tmpfs) or /tmp, and this process's id. */
+static char *simt_state_default(void)
+{
+    const char *dir = getenv("XDG_RUNTIME_DIR");
+    if (!dir || !*dir || access(dir, W_OK | X_OK) != 0)
+        dir = "/tmp";
+    return util_printf("%s/insitu-sim-%ld.state", dir, (long)getpid());
+}
+
 /* In the child between fork and exec: only async-signal-safe calls. Reports exec failure as
  * an errno through ERRPIPE (close-on-exec, so a successful exec closes it and the parent
  * reads end of file). */
 __attribute__((noreturn))
-static void simt_child(const char *path, char *const argv[], int sock, int errpipe,
-                       pid_t parent)
+static void simt_child(const char *path, char *const argv[], char *const envp[], int sock,
+                       int errpipe, pid_t parent)
 {
     /* Keep both fds clear of 0-2 so the dup2s below cannot overwrite them. */
     if (sock <= 2)
@@ -59,7 +78,7 @@ static void simt_child(const char *path, char *const argv[], int sock, int errpi
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
             _exit(127);
-        execv(path, argv);
+        execve(path, argv, envp);
         e = errno;
     }
     /* The parent turns this into the error message; writing one here as well would only
@@ -117,6 +136,18 @@ static int simt_open(struct transport *t, const char *spec, const char *driver, 
     char *what = util_printf("%s:%s", driver, spec);
     char stdio_arg[] = "--stdio";
     char *argv[] = {path, stdio_arg, what, NULL};
+    /* The environment is built here: between fork and exec only async-signal-safe calls. */
+    char *state = NULL, *state_env = NULL, **envp = environ;
+    if (!getenv("INSITU_SIM_STATE")) {
+        state = simt_state_default();
+        state_env = util_printf("INSITU_SIM_STATE=%s", state);
+        size_t n = 0;
+        while (environ[n])
+            n++;
+        envp = util_calloc(n + 2, sizeof *envp);
+        memcpy(envp, environ, n * sizeof *envp);
+        envp[n] = state_env;
+    }
 
     int sv[2] = {-1, -1}, ep[2] = {-1, -1};
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
@@ -133,7 +164,7 @@ static int simt_open(struct transport *t, const char *spec, const char *driver, 
         goto fail;
     }
     if (pid == 0)
-        simt_child(path, argv, sv[1], ep[1], parent);
+        simt_child(path, argv, envp, sv[1], ep[1], parent);
 
     close(sv[1]);
     close(ep[1]);
@@ -165,6 +196,13 @@ static int simt_open(struct transport *t, const char *spec, const char *driver, 
     t->fd = sv[0];
     t->child = pid;
     t->real = 0;
+    if (state) {
+        t->priv = state;
+        simt_state_users++;
+    }
+    if (envp != environ)
+        free(envp);
+    free(state_env);
     free(what);
     free(path);
     return 0;
@@ -176,6 +214,10 @@ fail:
         if (ep[i] >= 0)
             close(ep[i]);
     }
+    if (envp != environ)
+        free(envp);
+    free(state_env);
+    free(state);
     free(what);
     free(path);
     return -1;
@@ -189,6 +231,19 @@ static void simt_close(struct transport *t)
     if (t->child > 0)
         simt_reap(t->child);
     t->child = 0;
+    /* The simulator has exited (its last word to the file included): the last one of this
+     * process takes the file along, as the cell goes with the instruments. */
+    if (t->priv) {
+        char *state = t->priv;
+        if (--simt_state_users == 0) {
+            char *lock = util_printf("%s.lock", state);
+            unlink(state);
+            unlink(lock);
+            free(lock);
+        }
+        free(state);
+        t->priv = NULL;
+    }
 }
 
 const struct transport_ops transport_sim_ops = {

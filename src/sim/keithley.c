@@ -7,7 +7,12 @@
  *
  * Sign convention (DOMAIN.md section 3, Battery Data Format): positive current charges the
  * cell: it flows out of the HI terminal into electrode B, stripping A and plating B, and the
- * measured voltage is then positive. */
+ * measured voltage is then positive.
+ *
+ * With a state file (state=, $INSITU_SIM_STATE) the instrument publishes its cell there for
+ * the other simulated instruments (the spectrometer): at creation and exit, whenever the
+ * current it delivers changes (so a reader can carry the cell forward with that current) or
+ * the clock is re-anchored, and otherwise at most every 50 ms of real time. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +28,10 @@ enum { SN_VOLT = 1, SN_CURR = 2, SN_RES = 4 };
 #define KT_OVERFLOW 9.91e37      /* what a 2400 reports for a value it did not measure */
 #define KT_STAT_COMPLIANCE 8     /* status word bit 3: in compliance */
 #define KT_MAX_SUBSTEPS 1000000  /* beyond this the sub-steps grow past 1 s (days at once) */
+#define KT_PUBLISH_EVERY 0.05    /* s of real time between refreshes of the state file */
 
 struct kt {
+    char driver[32];
     int model;
     unsigned dialect;
     const struct sim_env *env;
@@ -45,6 +52,9 @@ struct kt {
     double busy;                 /* real seconds the line being handled takes */
     double last[5];              /* the last reading, for :FETCh? */
     int have_last;
+    /* the state file: when and with what current the cell was last published */
+    int published, publish_now, publish_failed;
+    double pub_real, pub_current;
 };
 
 /* The source and measure point now: what the instrument applies to the cell. */
@@ -103,6 +113,30 @@ static void kt_advance(struct kt *k)
     double h = dt / n;
     for (long i = 0; i < (long)n; i++)
         cell_step(&k->cell, k->env->cell, kt_op(k).i, h);
+}
+
+/* Publish the cell to the state file (see the top of this file); FORCE: whatever the rate. */
+static void kt_publish(struct kt *k, int force)
+{
+    const char *path = k->env->state_path;
+    if (!path)
+        return;
+    double now = sim_mono(), i = kt_op(k).i;
+    if (!force && !k->publish_now && k->published && i == k->pub_current &&
+        now - k->pub_real < KT_PUBLISH_EVERY)
+        return;
+    char err[512];
+    if (sim_state_write_cell(path, k->driver, k->env->model, k->cell_t, i, k->env->cell,
+                             &k->cell, err, sizeof err) < 0) {
+        if (!k->publish_failed)   /* once: the instrument itself carries on */
+            fprintf(stderr, "insitu-sim: cannot publish the cell state: %s\n", err);
+        k->publish_failed = 1;
+        return;
+    }
+    k->published = 1;
+    k->publish_now = 0;
+    k->pub_real = now;
+    k->pub_current = i;
 }
 
 static void kt_reset(struct kt *k)
@@ -322,6 +356,7 @@ static int kt_sim_clock(struct kt *k, const struct scpi_req *r, struct strbuf *r
     sim_clock_set(c, v, speed);
     k->t_reset += v - old;
     k->cell_t = v;
+    k->publish_now = 1;   /* the state's time is on the new clock */
     return 0;
 }
 
@@ -722,35 +757,47 @@ static double kt_line(void *inst, const char *line, struct strbuf *reply)
     struct kt *k = inst;
     k->busy = 0;
     kt_advance(k);
+    int was_on = k->output;
     scpi_run(line, kt_dispatch, kt_error, k, reply);
+    kt_publish(k, was_on && !k->output);
     return k->busy;
 }
 
-static void *kt_create(const struct sim_env *env, const char *driver)
+static void *kt_create(const struct sim_env *env, const char *driver, char *err, size_t errlen)
 {
+    (void)err;
+    (void)errlen;
     struct kt *k = util_calloc(1, sizeof *k);
     k->env = env;
+    snprintf(k->driver, sizeof k->driver, "%s", driver);
     k->model = strstr(driver, "2450") ? KT_2450 : strstr(driver, "6430") ? KT_6430 : KT_2400;
     k->dialect = k->model == KT_2450 ? D45 : D24;
     k->i_max = k->model == KT_6430 ? 0.105 : 1.05;
     cell_init(&k->cell, env->cell);
     k->cell_t = sim_clock_now(env->clock);
     kt_reset(k);
+    kt_publish(k, 1);   /* a fresh cell: whatever an earlier run left there is gone */
     return k;
 }
 
 static void kt_destroy(void *inst)
 {
+    struct kt *k = inst;
+    kt_advance(k);
+    k->output = 0;      /* the instrument is gone: nothing drives the cell any more */
+    kt_publish(k, 1);
     free(inst);
 }
 
 const struct sim_driver sim_keithley2400 = {
     "keithley2400", "Keithley 2400 SourceMeter (2400 SCPI)", kt_create, kt_line, kt_destroy,
+    NULL,
 };
 const struct sim_driver sim_keithley2450 = {
     "keithley2450", "Keithley 2450 SourceMeter (2450 SCPI)", kt_create, kt_line, kt_destroy,
+    NULL,
 };
 const struct sim_driver sim_keithley6430 = {
     "keithley6430", "Keithley 6430 sub-femtoamp SourceMeter (2400 SCPI, 105 mA)", kt_create,
-    kt_line, kt_destroy,
+    kt_line, kt_destroy, NULL,
 };

@@ -53,17 +53,23 @@ static int scpi_pattern(const char *pat, struct scpi_pnode *out, int max)
     return n;
 }
 
+static int scpi_node_eq_n(const char *sent, size_t n, const struct scpi_pnode *pn)
+{
+    return (n == strlen(pn->shrt) && !strncasecmp(sent, pn->shrt, n)) ||
+           (n == strlen(pn->lng) && !strncasecmp(sent, pn->lng, n));
+}
+
 /* One sent mnemonic against one pattern node: short or long form, any case, with an
- * optional numeric suffix (SOUR1, SENSe1) that the sim ignores. */
+ * optional numeric suffix (SOUR1, SENSe1) that the sim ignores. A mnemonic whose name ends
+ * in digits (the spectrometer's O1, SFO1, D1) matches with them first. */
 static int scpi_node_eq(const char *sent, const struct scpi_pnode *pn)
 {
-    size_t n = strlen(sent);
+    size_t full = strlen(sent), n = full;
     while (n && isdigit((unsigned char)sent[n - 1]))
         n--;
     if (n == 0 || sent[0] == '*')
         return n == strlen(pn->lng) && !strncasecmp(sent, pn->lng, n);
-    return (n == strlen(pn->shrt) && !strncasecmp(sent, pn->shrt, n)) ||
-           (n == strlen(pn->lng) && !strncasecmp(sent, pn->lng, n));
+    return (n < full && scpi_node_eq_n(sent, full, pn)) || scpi_node_eq_n(sent, n, pn);
 }
 
 static int scpi_match_nodes(const struct scpi_pnode *pn, int np, char (*sent)[24], int ns)
@@ -309,8 +315,12 @@ const char *scpi_error_text(int code)
     case -108: return "Parameter not allowed";
     case -109: return "Missing parameter";
     case -113: return "Undefined header";
+    case -200: return "Execution error";
+    case -221: return "Settings conflict";
     case -222: return "Parameter data out of range";
     case -224: return "Illegal parameter value";
+    case -230: return "Data corrupt or stale";
+    case -231: return "Data questionable";
     case -350: return "Queue overflow";
     case -363: return "Input buffer overrun";
     default: return "Unknown error";

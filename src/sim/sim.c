@@ -35,7 +35,7 @@
 #define SIM_MAX_LINE 65536   /* longer input without a terminator is discarded */
 
 static const struct sim_driver *const sim_drivers[] = {
-    &sim_keithley2400, &sim_keithley2450, &sim_keithley6430,
+    &sim_keithley2400, &sim_keithley2450, &sim_keithley6430, &sim_nmrsim,
 };
 
 /* --- clock ------------------------------------------------------------------------------ */
@@ -79,7 +79,9 @@ struct sim {
     int verbose;
     const struct sim_driver *drv;
     char *driver_name, *model, *cell_path;
+    char *state_path;              /* state=PATH, else $INSITU_SIM_STATE */
     struct strbuf overrides;       /* cell parameters given as options: "name=value\n"... */
+    struct strbuf drv_opts;        /* the driver's own options: "name=value\n"... */
     struct sim_faults f;
     /* running */
     double t0;                     /* monotonic time at start: faults count from here */
@@ -92,6 +94,7 @@ struct sim {
     int in_fd, out_fd;             /* the connection, or -1 */
     int in_sock, out_sock, in_eof;
     struct strbuf in, out;
+    size_t out_off;                /* bytes of out already written */
     char **q;                      /* received lines waiting for the instrument */
     size_t qhead, qn, qcap;
     int busy;
@@ -120,17 +123,21 @@ static void sim_log(const struct sim *s, const char *fmt, ...)
     va_end(ap);
 }
 
-/* A line for the log: control and non-ASCII bytes escaped. */
+/* A line for the log: control and non-ASCII bytes escaped; a long reply (a binary block)
+ * shortened to its start and its length. */
 static char *sim_printable(const char *s, size_t n)
 {
     struct strbuf b = { 0 };
-    for (size_t i = 0; i < n; i++) {
+    size_t shown = n > 200 ? 160 : n;
+    for (size_t i = 0; i < shown; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 32 && c < 127)
             strbuf_addch(&b, (char)c);
         else
             strbuf_printf(&b, "\\x%02x", c);
     }
+    if (shown < n)
+        strbuf_printf(&b, "... (%zu bytes)", n);
     return strbuf_take(&b);
 }
 
@@ -146,7 +153,18 @@ static void sim_usage(FILE *f)
         fprintf(f, " %s", sim_drivers[i]->name);
     fprintf(f, "\nmodels: a cell file contrib/cells/MODEL.cell (li-li, na-na), or cell=PATH\n"
                "options: drop=P garbage=P stall=T[+D] disconnect=T cell=PATH seed=N speed=N\n"
-               "         and any cell parameter (soft_short_charge=2Ah); see insitu-sim(1)\n");
+               "         state=PATH (the cell state file shared by the instruments;\n"
+               "         default $INSITU_SIM_STATE) and any cell parameter (soft_short_charge=2Ah)\n");
+    for (size_t i = 0; i < ARRAY_LEN(sim_drivers); i++) {
+        const char *const *o = sim_drivers[i]->options;
+        if (!o || !*o)
+            continue;
+        fprintf(f, "%s (%s) also:", sim_drivers[i]->name, sim_drivers[i]->summary);
+        for (; *o; o++)
+            fprintf(f, " %s=", *o);
+        fputc('\n', f);
+    }
+    fprintf(f, "see insitu-sim(1)\n");
 }
 
 static void sim_die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -266,6 +284,14 @@ static double sim_parse_speed(const char *text)
     return v;
 }
 
+static int sim_driver_option(const struct sim_driver *d, const char *name)
+{
+    for (const char *const *o = d && d->options ? d->options : NULL; o && *o; o++)
+        if (!strcmp(*o, name))
+            return 1;
+    return 0;
+}
+
 /* "drop=0.1,stall=5+3": each NAME=VALUE. */
 static void sim_options(struct sim *s, const char *list, int faults_only)
 {
@@ -287,6 +313,11 @@ static void sim_options(struct sim *s, const char *list, int faults_only)
             s->seed = sim_parse_seed(value);
         else if (!strcmp(name, "speed"))
             s->speed = sim_parse_speed(value);
+        else if (!strcmp(name, "state")) {
+            free(s->state_path);
+            s->state_path = util_strdup(value);
+        } else if (sim_driver_option(s->drv, name))
+            strbuf_printf(&s->drv_opts, "%s=%s\n", name, value);   /* the driver checks */
         else
             strbuf_printf(&s->overrides, "%s=%s\n", name, value);   /* checked once loaded */
     }
@@ -395,9 +426,14 @@ static void sim_load_cell(struct sim *s)
             char *eq = strchr(t, '=');
             *eq = 0;
             if (cell_param_set(&s->cell, t, eq + 1, err, sizeof err) < 0) {
-                if (!strcmp(err, "unknown parameter"))
+                if (!strcmp(err, "unknown parameter")) {
+                    struct strbuf o = { 0 };
+                    for (const char *const *d = s->drv->options; d && *d; d++)
+                        strbuf_printf(&o, "%s, ", *d);
                     sim_die_usage("unknown option \"%s\" (drop, garbage, stall, disconnect, "
-                                  "cell, seed, speed, or a cell parameter such as area)", t);
+                                  "cell, seed, speed, state, %sor a cell parameter such as area)",
+                                  t, o.len ? o.s : "");
+                }
                 sim_die_usage("%s=%s: %s", t, eq + 1, err);
             }
         }
@@ -454,6 +490,7 @@ static void sim_connect(struct sim *s, int in_fd, int out_fd)
     s->busy = 0;
     strbuf_reset(&s->in);
     strbuf_reset(&s->out);
+    s->out_off = 0;
     sim_queue_clear(s);
 }
 
@@ -470,6 +507,7 @@ static void sim_hangup(struct sim *s, const char *why)
     sim_queue_clear(s);
     strbuf_reset(&s->in);
     strbuf_reset(&s->out);
+    s->out_off = 0;
 }
 
 static int sim_stalled(const struct sim *s, double rel)
@@ -480,12 +518,13 @@ static int sim_stalled(const struct sim *s, double rel)
     return 0;
 }
 
-/* A reply on its way out, through the faults. */
+/* A reply on its way out, through the faults. Replies are bytes with a length (a binary
+ * block may hold NULs and newlines); the newline after them ends the message. */
 static void sim_deliver(struct sim *s, const struct strbuf *reply)
 {
     if (!reply->len)
         return;
-    char *shown = sim_printable(reply->s, reply->len);
+    char *shown = s->verbose ? sim_printable(reply->s, reply->len) : NULL;
     if (sim_stalled(s, sim_mono() - s->t0)) {
         sim_log(s, "stalled, not sent: %s", shown);
     } else if (s->f.drop > 0 && cell_rng_uniform(&s->frng) < s->f.drop) {
@@ -521,7 +560,7 @@ static void sim_process(struct sim *s)
     struct strbuf reply = { 0 };
     while (!s->busy && s->qn && s->in_fd >= 0) {
         char *line = sim_queue_pop(s);
-        char *shown = sim_printable(line, strlen(line));
+        char *shown = s->verbose ? sim_printable(line, strlen(line)) : NULL;
         if (sim_stalled(s, now - s->t0)) {
             sim_log(s, "stalled, discarded: %s", shown);   /* a hung instrument still reads */
         } else {
@@ -573,19 +612,27 @@ static void sim_read(struct sim *s)
     }
 }
 
+/* Write from out_off on; the buffer is emptied only once all of it is out, so a
+ * megabyte reply costs no copying. */
 static void sim_write(struct sim *s)
 {
-    size_t n = s->out.len > 4096 ? 4096 : s->out.len;
-    ssize_t w = s->out_sock ? send(s->out_fd, s->out.s, n, MSG_DONTWAIT | MSG_NOSIGNAL)
-                            : write(s->out_fd, s->out.s, n);
+    size_t n = s->out.len - s->out_off;
+    if (n > 65536)
+        n = 65536;
+    const char *p = s->out.s + s->out_off;
+    ssize_t w = s->out_sock ? send(s->out_fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL)
+                            : write(s->out_fd, p, n);
     if (w < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             return;
         sim_hangup(s, strerror(errno));
         return;
     }
-    memmove(s->out.s, s->out.s + w, s->out.len - (size_t)w);
-    s->out.len -= (size_t)w;
+    s->out_off += (size_t)w;
+    if (s->out_off == s->out.len) {
+        strbuf_reset(&s->out);
+        s->out_off = 0;
+    }
 }
 
 static int sim_listen(struct sim *s)
@@ -773,9 +820,17 @@ int main(int argc, char **argv)
     sim_clock_set(&s.clock, 0, s.speed);
     cell_rng_seed(&s.rng, s.seed);
     cell_rng_seed(&s.frng, s.seed ^ 0x5eed0fa17ULL);   /* faults never shift the noise */
+    if (!s.state_path) {
+        const char *e = getenv("INSITU_SIM_STATE");
+        s.state_path = util_strdup(e ? e : "");
+    }
     s.env = (struct sim_env){ .clock = &s.clock, .rng = &s.rng, .cell = &s.cell,
-                              .model = s.model, .verbose = s.verbose };
-    s.inst = s.drv->create(&s.env, s.driver_name);
+                              .model = s.model, .verbose = s.verbose,
+                              .state_path = *s.state_path ? s.state_path : NULL,
+                              .options = s.drv_opts.s ? s.drv_opts.s : "" };
+    s.inst = s.drv->create(&s.env, s.driver_name, err, sizeof err);
+    if (!s.inst)
+        sim_die_usage("%s", err);
     if (s.listen)
         s.lfd = sim_listen(&s);
     else
@@ -798,6 +853,8 @@ int main(int argc, char **argv)
     strbuf_free(&s.out);
     strbuf_free(&s.pending);
     strbuf_free(&s.overrides);
+    strbuf_free(&s.drv_opts);
+    free(s.state_path);
     free(s.listen);
     free(s.driver_name);
     free(s.model);

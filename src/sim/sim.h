@@ -1,6 +1,6 @@
 /* insitu-sim internals: the program core (clock, connection, faults: sim.c), a small SCPI
- * parser (scpi.c) and the simulated instruments (keithley.c, ...), which sim.c finds through
- * the sim_drivers table. */
+ * parser (scpi.c), the cell state file the instruments share (state.c) and the simulated
+ * instruments (keithley.c, nmrsim.c), which sim.c finds through the sim_drivers table. */
 #ifndef INSITU_SIM_H
 #define INSITU_SIM_H
 
@@ -26,20 +26,56 @@ struct sim_env {
     const struct cell_params *cell;    /* the cell model's parameters */
     const char *model;                 /* "li-li", or the cell file's name */
     int verbose;
+    const char *state_path;            /* the cell state file (state=, $INSITU_SIM_STATE), or NULL */
+    const char *options;               /* the driver's options, "name=value\n"... (never NULL) */
 };
 
 struct sim_driver {
     const char *name;                  /* "keithley2400" */
     const char *summary;
-    void *(*create)(const struct sim_env *env, const char *driver);
+    /* ENV->options holds the options named in OPTIONS; NULL with err on a bad one (a usage
+     * error: insitu-sim exits 2). */
+    void *(*create)(const struct sim_env *env, const char *driver, char *err, size_t errlen);
     /* One received line (terminator removed, never empty). Put the reply, without its
-     * newline, in REPLY (left empty when there is none) and return how many real seconds
-     * the instrument needs before the reply goes out; it reads no further line until then. */
+     * newline, in REPLY (left empty when there is none; bytes with a length: a binary block
+     * may hold NULs and newlines) and return how many real seconds the instrument needs
+     * before the reply goes out; it reads no further line until then. */
     double (*line)(void *inst, const char *line, struct strbuf *reply);
     void (*destroy)(void *inst);
+    const char *const *options;        /* NAME=VALUE options of this driver (NULL-terminated) */
 };
 
-extern const struct sim_driver sim_keithley2400, sim_keithley2450, sim_keithley6430;
+extern const struct sim_driver sim_keithley2400, sim_keithley2450, sim_keithley6430, sim_nmrsim;
+
+/* --- the cell state file ----------------------------------------------------------------
+ * The simulated instruments of one insitu session see one cell: the cycler that drives it
+ * publishes its state to a small text file of `key value` lines (written to a temporary file
+ * in the same directory and renamed over, under an flock of PATH.lock, keeping the keys other
+ * writers own, such as a tuner's `match`), and the spectrometer reads it. insitu-sim(1),
+ * STATE FILE, has the format. */
+struct sim_state {
+    int have_cell;                     /* the cell keys were there and valid */
+    double time;                       /* virtual s the cell state is at */
+    double current;                    /* A flowing from then on (0: output off) */
+    char writer[32], model[64];
+    struct cell_params params;
+    struct cell_state cell;
+    int have_match;
+    double match;                      /* probe match factor (a tuner's) */
+};
+/* Read PATH. 0, or -1 (no file, unreadable: err says why). Missing or broken keys leave
+ * have_cell / have_match 0. */
+int sim_state_read(const char *path, struct sim_state *st, char *err, size_t errlen);
+/* Publish a cell: the cell keys are replaced, other keys kept. 0 or -1 with err. */
+int sim_state_write_cell(const char *path, const char *writer, const char *model, double time,
+                         double current, const struct cell_params *p,
+                         const struct cell_state *s, char *err, size_t errlen);
+/* Publish the probe match factor (the tuner's key). 0 or -1 with err. */
+int sim_state_write_match(const char *path, const char *writer, double match, char *err,
+                          size_t errlen);
+/* ST's cell advanced to virtual time T with ST's current (in sub-steps of at most 1 s, as the
+ * cycler itself steps, up to 1e5 of them); unchanged when T is not later than ST's time. */
+void sim_state_advance(const struct sim_state *st, double t, struct cell_state *out);
 
 /* --- SCPI ------------------------------------------------------------------------------ */
 

@@ -77,7 +77,7 @@ check "no instrument: exit 2 ($rc)" test "$rc" = 2
 check "no instrument: says what is missing" grep -qF 'insitu-sim: missing DRIVER[:MODEL]' "$T/e"
 "$SIM" --stdio nosuch:li-li >"$T/o" 2>"$T/e"; rc=$?
 check "unknown driver: exit 2 ($rc)" test "$rc" = 2
-check "unknown driver: lists the drivers" grep -qF 'unknown driver "nosuch" (keithley2400, keithley2450, keithley6430)' "$T/e"
+check "unknown driver: lists the drivers" grep -qF 'unknown driver "nosuch" (keithley2400, keithley2450, keithley6430, nmrsim)' "$T/e"
 "$SIM" keithley2400:nosuch >"$T/o" 2>"$T/e"; rc=$?
 check "unknown model: exit 2 ($rc)" test "$rc" = 2
 check "unknown model: lists the cell files" grep -qF 'unknown model "nosuch" (' "$T/e"

@@ -20,5 +20,6 @@ Suite *nmr_suite(void);
 Suite *nmrspec_suite(void);
 Suite *topspin_suite(void);
 Suite *nmrfit_suite(void);
+Suite *nmrsim_suite(void);
 
 #endif
