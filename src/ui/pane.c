@@ -15,6 +15,7 @@ extern const struct pane_type pane_cmd_type;
 extern const struct pane_type pane_plot_type;
 extern const struct pane_type pane_cycler_type;
 extern const struct pane_type pane_spectrum_type;
+extern const struct pane_type pane_stack_type;
 
 static const struct pane_type *const pane_types[] = {
     &pane_log_type,
@@ -23,6 +24,7 @@ static const struct pane_type *const pane_types[] = {
     &pane_plot_type,
     &pane_cycler_type,
     &pane_spectrum_type,
+    &pane_stack_type,
 };
 
 const struct pane_type *pane_type_find(const char *name)
