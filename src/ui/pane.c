@@ -16,6 +16,7 @@ extern const struct pane_type pane_plot_type;
 extern const struct pane_type pane_cycler_type;
 extern const struct pane_type pane_spectrum_type;
 extern const struct pane_type pane_stack_type;
+extern const struct pane_type pane_trend_type;
 
 static const struct pane_type *const pane_types[] = {
     &pane_log_type,
@@ -25,6 +26,7 @@ static const struct pane_type *const pane_types[] = {
     &pane_cycler_type,
     &pane_spectrum_type,
     &pane_stack_type,
+    &pane_trend_type,
 };
 
 const struct pane_type *pane_type_find(const char *name)
