@@ -18,6 +18,7 @@ int main(void)
     srunner_add_suite(sr, transport_suite());
     srunner_add_suite(sr, keithley_suite());
     srunner_add_suite(sr, nmr_suite());
+    srunner_add_suite(sr, nmrpanes_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -17,5 +17,6 @@ Suite *cell_suite(void);
 Suite *transport_suite(void);
 Suite *keithley_suite(void);
 Suite *nmr_suite(void);
+Suite *nmrpanes_suite(void);
 
 #endif
