@@ -470,8 +470,8 @@ static void spec_describe(struct pane *p, struct strbuf *out)
 const struct pane_type pane_spectrum_type = {
     .name = "spectrum",
     .help = "the newest NMR spectrum over the first, ppm decreasing (`zoom FROM TO` narrows it)",
-    .keyhelp = "  Left/Right h/l  move the cursor   H/L  ten columns   o  first spectrum on/off\n"
-               "  +/-  zoom about the cursor        0  back to the `zoom` range",
+    .keyhelp = "  Left/Right h/l  cursor    H/L  ten columns    o  first spectrum\n"
+               "  +/-  zoom about the cursor    0  back to the `zoom` range",
     .titled = 1,
     .init = spec_init,
     .free = spec_free,

@@ -465,7 +465,7 @@ static void stack_describe(struct pane *p, struct strbuf *out)
 const struct pane_type pane_stack_type = {
     .name = "stack",
     .help = "every NMR spectrum of the run: heat map (time down) or waterfall, ppm decreasing",
-    .keyhelp = "  w  heat map / waterfall    b  bin maximum / mean    [ ]  fewer/more spectra\n"
+    .keyhelp = "  w  heat map/waterfall   b  bin max/mean   [ ]  fewer/more spectra\n"
                "  +/-  zoom    Left/Right h/l  pan    0  back to the `zoom` range",
     .titled = 1,
     .init = stack_init,

@@ -284,7 +284,7 @@ static void trend_describe(struct pane *p, struct strbuf *out)
 const struct pane_type pane_trend_type = {
     .name = "trend",
     .help = "NMR integrals (integral_NAME) against time or charge, optionally relative to the first",
-    .keyhelp = "  x  time / charge passed    n  relative to the first spectrum on/off\n"
+    .keyhelp = "  x  time / charge passed    n  relative to the first on/off\n"
                "  Left/Right h/l  pan    +/-  zoom    0  autoscale",
     .titled = 1,
     .init = trend_init,
