@@ -58,4 +58,13 @@ void pane_dirty(struct pane *p);
 /* A title for the pane's title row: its name or type, plus what it shows. */
 const char *pane_title(const struct pane *p);
 
+/* ---- shared by the NMR panes (spectrum, stack) ---- */
+/* Parse a ppm range "350ppm,100ppm" (either order, the unit optional) into RANGE as
+ * {high, low}; "full" gives {NAN, NAN}. Returns 0, or -1 with err. */
+int pane_ppm_range(const char *text, double range[2], char *err, size_t errlen);
+/* A reading in 3 significant digits, short: 123456 -> "1.23e5", 7230 -> "7230", 0.5 -> "0.5". */
+void pane_format_num(double v, char *buf, size_t len);
+/* Append " zoom=HIGHppm,LOWppm" for a range that is not full (layout save). */
+void pane_ppm_describe(const double range[2], struct strbuf *out);
+
 #endif

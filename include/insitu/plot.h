@@ -53,6 +53,9 @@ void plot_set_mode(struct plot *p, enum plot_mode mode);
  * Returns the series index or -1 when full. The label is copied, the arrays are borrowed. */
 int plot_add_series(struct plot *p, const char *label, unsigned style, const double *x,
                     const double *y, size_t n);
+/* The ASCII marker character of a series when several share the plot (printable ASCII; the
+ * default is the series' place in the list above), e.g. '.' for a faint reference trace. */
+void plot_set_marker(struct plot *p, int series, char marker);
 /* Hand in new (or moved) data for an existing series. */
 void plot_set_data(struct plot *p, int series, const double *x, const double *y, size_t n);
 void plot_clear_series(struct plot *p);

@@ -3,10 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "insitu/canvas.h"
 #include "insitu/cmd.h"
 #include "insitu/desk.h"
+#include "insitu/layout.h"
 #include "insitu/msg.h"
 #include "insitu/pane.h"
 #include "insitu/util.h"
@@ -258,6 +260,48 @@ static int ui_plot(struct cmd_ctx *ctx, int argc, struct word *argv)
     return ui_configure(ctx, "plot", argc, argv);
 }
 
+/* The NMR panes that take a ppm zoom: the focused one, else the first in layout order. */
+static int ui_zoomable(const struct pane *p)
+{
+    return p && (!strcmp(p->type->name, "spectrum") || !strcmp(p->type->name, "stack"));
+}
+
+static int ui_zoom(struct cmd_ctx *ctx, int argc, struct word *argv)
+{
+    struct desk *d = ui_desk(ctx);
+    if (!d)
+        return CMD_ERR;
+    struct pane *p = ui_zoomable(d->focus) ? d->focus : NULL;
+    for (struct layout_cell *l = layout_first_leaf(d->root); l && !p; l = layout_next_leaf(l))
+        if (ui_zoomable(l->pane))
+            p = l->pane;
+    if (!p)
+        return cmd_error(ctx, "no spectrum or stack pane on the screen (`pane spectrum` makes one)");
+    /* "350 ppm 100 ppm" reads naturally too: a lone unit belongs to the number before it. */
+    const char *v[2];
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcasecmp(argv[i].text, "ppm") && i > 0)
+            continue;
+        if (n == 2)
+            return cmd_error(ctx, "too many values: zoom takes FROM and TO in ppm (usage: %s)",
+                             ctx->entry->usage);
+        v[n++] = argv[i].text;
+    }
+    if (n == 1 && !strchr(v[0], ','))
+        return cmd_error(ctx, "\"%s\": zoom needs two values, FROM and TO in ppm (e.g. zoom "
+                         "350ppm 100ppm), or none for the full range", v[0]);
+    char *word = n == 0 ? util_strdup("zoom=full")
+               : n == 1 ? util_printf("zoom=%s", v[0]) : util_printf("zoom=%s,%s", v[0], v[1]);
+    struct word w = { .text = word };
+    char err[400];
+    int rc = p->type->configure(p, 1, &w, err, sizeof err);
+    free(word);
+    if (rc < 0)
+        return cmd_error(ctx, "%s", err);
+    return CMD_OK;
+}
+
 static int ui_log_search(struct cmd_ctx *ctx, int argc, struct word *argv)
 {
     struct word *v = util_calloc((size_t)argc + 1, sizeof *v);
@@ -314,6 +358,10 @@ const struct cmd_entry cmd_ui_entries[] = {
     { "plot", NULL, NULL, "word*", "plot [GROUP/FIELD...]",
       "Choose the channels the plot pane shows (the focused one, else the first), e.g. "
       "`plot manual/room_temperature`; none: the run's first channels.", ui_plot },
+    { "zoom", NULL, NULL, "word*", "zoom [FROM TO]",
+      "Show FROM..TO ppm in the spectrum or stack pane (the focused one, else the first), "
+      "e.g. `zoom 350ppm 100ppm` (the unit is optional, the order free); no values: the full "
+      "range. In the pane, + and - zoom further and 0 comes back to this range.", ui_zoom },
     { "log", "search", NULL, "text", "log search TEXT",
       "Scroll the log pane to the newest line containing TEXT (n/N in the pane go on).",
       ui_log_search },

@@ -28,6 +28,7 @@ static const char plot_markers[PLOT_MAX_SERIES + 1] = "*ox+#@%&";
 struct plot_series {
     char *label;
     unsigned style;
+    char marker;            /* ASCII marker when several series share the plot */
     const double *x, *y;
     size_t n;
 };
@@ -154,8 +155,15 @@ int plot_add_series(struct plot *p, const char *label, unsigned style, const dou
     s->label = NULL;
     plot_setstr(&s->label, label);
     s->style = style ? style : CANVAS_SERIES(i);
+    s->marker = plot_markers[i];
     plot_set_data(p, i, x, y, n);
     return i;
+}
+
+void plot_set_marker(struct plot *p, int series, char marker)
+{
+    if (series >= 0 && series < p->nseries && marker > ' ' && marker < 127)
+        p->series[series].marker = marker;
 }
 
 void plot_set_data(struct plot *p, int series, const double *x, const double *y, size_t n)
@@ -927,7 +935,7 @@ static void plot_legend_glyph(const struct plot *p, int i, int utf8, char *buf)
     if (utf8)
         strcpy(buf, "\u2500");
     else if (p->nseries > 1)
-        buf[0] = plot_markers[i], buf[1] = '\0';
+        buf[0] = p->series[i].marker, buf[1] = '\0';
     else
         strcpy(buf, "-");
 }
@@ -1037,7 +1045,7 @@ static void plot_draw_lines(struct plot *p, struct canvas *c, const struct plot_
             if (L->utf8) {
                 canvas_braille(c, cx, cy, bits, st);
             } else if (markers) {
-                char m[2] = {plot_markers[d.owner[i]], 0};
+                char m[2] = {p->series[d.owner[i]].marker, 0};
                 canvas_put(c, cx, cy, m, st);
             } else {
                 canvas_put(c, cx, cy, plot_ascii_glyph(bits, (int)rise[q]), st);

@@ -73,11 +73,20 @@ screen_has "2 log" "back to 120x40"
 # layouts
 tui_keys Escape
 tui_cmd 'layout load insitu'
-screen_has "2 cycler" "layout load insitu"
+screen_has "3 cycler" "layout load insitu"
+screen_has "1 nmr spectrum" "insitu: the spectrum pane"
+screen_has "2 stack" "insitu: the stack pane below it"
+screen_has "waiting for the first spectrum" "the NMR panes wait for group nmr"
+tui_cmd 'zoom 350'
+screen_has "zoom needs two values" "zoom with one value is an error"
+tui_cmd 'zoom 300 ppm 200 ppm'
+tui_cmd 'layout show 120x40 -c'
+screen_has "spectrum name=nmr zoom=300ppm,200ppm" "zoom sets the spectrum pane's range"
 printf 'split -v 1\npane nosuch\n' > bad.layout
 tui_cmd "layout load $T/bad.layout"
-screen_has "bad.layout:2: pane" "a bad layout file is reported with FILE:LINE"
-screen_has "2 cycler" "and the current layout stays"
+# (the log is a column of the insitu layout: the path wraps, the line number does not)
+screen_has ':2: pane: "nosuch"' "a bad layout file is reported with FILE:LINE"
+screen_has "3 cycler" "and the current layout stays"
 
 # quit asks while a run is active; n keeps going, y stops the run and restores the terminal
 tui_cmd 'quit'

@@ -22,6 +22,7 @@ int main(void)
     srunner_add_suite(sr, topspin_suite());
     srunner_add_suite(sr, nmrfit_suite());
     srunner_add_suite(sr, nmrsim_suite());
+    srunner_add_suite(sr, nmrpanes_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -21,5 +21,6 @@ Suite *nmrspec_suite(void);
 Suite *topspin_suite(void);
 Suite *nmrfit_suite(void);
 Suite *nmrsim_suite(void);
+Suite *nmrpanes_suite(void);
 
 #endif

@@ -177,7 +177,8 @@ START_TEST(save_and_load_round_trip)
     ck_assert_int_eq(desk_layout_load(D, "mine", err, sizeof err), 0);
     desk_layout_dump(D, &b);
     ck_assert_str_eq(a.s, b.s);
-    ck_assert_ptr_nonnull(strstr(a.s, "pane plot name=nmr"));
+    ck_assert_ptr_nonnull(strstr(a.s, "pane spectrum name=nmr zoom=350ppm,100ppm"));
+    ck_assert_ptr_nonnull(strstr(a.s, "pane stack zoom=350ppm,100ppm"));
     ck_assert_ptr_nonnull(strstr(a.s, "pane cycler"));
     struct strbuf l = { 0 };
     desk_layout_list(D, &l);
