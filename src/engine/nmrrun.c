@@ -18,6 +18,7 @@
 #include "insitu/loop.h"
 #include "insitu/msg.h"
 #include "insitu/nmr.h"
+#include "insitu/nmrsim.h"
 #include "insitu/run.h"
 #include "insitu/session.h"
 #include "insitu/settings.h"
@@ -79,6 +80,7 @@ struct nmrrun {
     struct run_table *t;
     long npoints, si;           /* of the series (fixed once it exists) */
     int phased;                 /* the series' phase is fixed */
+    int baseline_warned;
     double phc0, phc1;
     int ntracks;
     struct track tracks[NMR_MAX_TRACKS];
@@ -104,7 +106,9 @@ static int nmr_locked(const struct setting *st, const char *text, const double *
 static const struct setting nmr_settings[] = {
     { "nmr.device", NULL, NULL, "", "the spectrometer device (empty: the only one)", 0, NULL },
     { "nmr.nucleus", NULL, NULL, "7Li", "observed nucleus (7Li, 23Na, ...)", 0, nmr_locked },
-    { "nmr.field", "T", NULL, "7.05T", "nominal magnetic field", 0, nmr_locked },
+    { "nmr.h1", "MHz", NULL, "300.13MHz",
+      "the magnet as its 1H frequency (300.13MHz at 7.05 T, 600.13MHz at 14.1 T): BF1 of the "
+      "nucleus is its frequency ratio times this", 0, nmr_locked },
     { "nmr.o1", "Hz", NULL, "0Hz", "carrier offset O1 from BF1", 0, nmr_locked },
     { "nmr.sw", "Hz", NULL, "200kHz", "spectral width SW", 0, nmr_locked },
     { "nmr.td", "1", NULL, "4096", "TD: real+imaginary points of the FID", 0, nmr_locked },
@@ -282,7 +286,8 @@ static int nmr_exclusions(struct nmrrun *n, double *excl, int max)
         const struct track *t = &n->tracks[i];
         double lo = t->lo, hi = t->hi;
         if (t->kind == TRACK_PEAK) {
-            double w = t->have_last ? t->last.fwhm : t->start.fwhm > 0 ? t->start.fwhm : 10;
+            double w = t->have_last ? t->last.fwhm : t->start.fwhm > 0 ? t->start.fwhm
+                                                                       : (t->hi - t->lo) / 4;
             lo -= 2 * w;
             hi += 2 * w;
         }
@@ -359,8 +364,11 @@ static int nmr_process_fid(struct nmrrun *n, const struct spectro_fid *f, long s
         double excl[2 * (NMR_MAX_TRACKS + 16)];
         int nexcl = nmr_exclusions(n, excl, (int)ARRAY_LEN(excl));
         if (nmr_baseline_poly(n->re, n->ppm, si, order, excl, nexcl, NULL, &e) < 0) {
-            snprintf(err, errlen, "baseline: %s", e.msg);
-            return -1;
+            /* regions covering (nearly) the whole spectrum leave nothing to fit a baseline
+             * to: keep the spectrum without one rather than lose it, and say so once */
+            if (!n->baseline_warned && n->s->run)
+                run_event(n->s->run, RUN_WARN, "nmr: no baseline correction: %s", e.msg);
+            n->baseline_warned = 1;
         }
     }
     n->latest_sf = p.sf;
@@ -385,7 +393,7 @@ static void nmr_track_all(struct nmrrun *n, double vals[][V_NVARS])
         peaks[np] = t->have_last ? t->last : t->start;
         peaks[np].lo = t->lo;
         peaks[np].hi = t->hi;
-        double w = peaks[np].fwhm > 0 ? peaks[np].fwhm : 10;
+        double w = peaks[np].fwhm > 0 ? peaks[np].fwhm : (t->hi - t->lo) / 4;
         wlo = fmin(wlo, t->lo - 2 * w);
         whi = fmax(whi, t->hi + 2 * w);
         idx[np++] = i;
@@ -948,7 +956,9 @@ static void nmr_acq_from_settings(struct spectro_acq *a)
 {
     memset(a, 0, sizeof *a);
     util_strlcpy(a->nucleus, nmr_choice("nmr.nucleus"), sizeof a->nucleus);
-    a->field = settings_num("nmr.field", 0);
+    /* the spectrometer takes the field in tesla; labs name magnets by their 1H frequency,
+     * which fixes BF1 exactly (DOMAIN.md's table), where a rounded "7.05 T" would not */
+    a->field = settings_num("nmr.h1", 0) / NMRSIM_GAMMA_1H;
     a->o1 = settings_num("nmr.o1", 0);
     a->sw = settings_num("nmr.sw", 0);
     a->td = (long)settings_num("nmr.td", 0);
@@ -1141,8 +1151,8 @@ void nmrrun_status(struct session *s, struct strbuf *out)
     strbuf_printf(out, "nmr: %s", n->active ? "acquiring" : n->busy ? "finishing" : "idle");
     if (n->dev)
         strbuf_printf(out, " on %s (%s)", n->dev->name, device_state_name(n->dev->state));
-    strbuf_printf(out, "; %s, %s T, SW %s, TD %s, NS %s, D1 %s\n", nmr_choice("nmr.nucleus"),
-                  nmr_choice("nmr.field"), nmr_choice("nmr.sw"), nmr_choice("nmr.td"),
+    strbuf_printf(out, "; %s at 1H %s, SW %s, TD %s, NS %s, D1 %s\n", nmr_choice("nmr.nucleus"),
+                  nmr_choice("nmr.h1"), nmr_choice("nmr.sw"), nmr_choice("nmr.td"),
                   nmr_choice("nmr.ns"), nmr_choice("nmr.d1"));
     if (n->t && n->run == s->run)
         strbuf_printf(out, "  series: %zu spectra, SI %ld, phase %.2f / %.2f degrees (%s)\n",

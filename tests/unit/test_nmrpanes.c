@@ -95,21 +95,12 @@ static struct run *make_run(int integrals)
     return r;
 }
 
-/* What run_field_add will do (the run model is getting it): a scalar F64 field appended to the
- * table, NaN in the records before. Until it lands, the test does it by hand. */
+/* A scalar F64 field added to the table after records exist (NaN before). */
 static void field_add(struct run_table *t, const char *name)
 {
-    int f = t->nfields++;
-    t->fields = util_reallocarray(t->fields, (size_t)t->nfields, sizeof *t->fields);
-    t->cols = util_reallocarray(t->cols, (size_t)t->nfields, sizeof *t->cols);
-    t->fields[f] = (struct run_field){ util_strdup(name), util_strdup("1"), util_strdup(name),
-                                       RUN_F64, NULL, 0, NULL };
-    memset(&t->cols[f], 0, sizeof t->cols[f]);
-    if (t->cap) {
-        t->cols[f].v.f64 = util_calloc(t->cap, sizeof(double));
-        for (size_t i = 0; i < t->nrec; i++)
-            t->cols[f].v.f64[i] = NAN;
-    }
+    struct run_field f = { name, "1", name, RUN_F64, NULL, 0, NULL };
+    char err[200];
+    ck_assert_msg(run_field_add(t, &f, err, sizeof err) == 0, "%s", err);
 }
 
 /* Append spectrum K (one every 290 s at 500 mA), with whatever integral fields exist. */
