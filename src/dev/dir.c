@@ -21,10 +21,17 @@ static int dirt_open(struct transport *t, const char *spec, const char *driver, 
 {
     char *path = paths_expand(spec);
     struct stat st;
-    if (!*path || stat(path, &st) < 0 || !S_ISDIR(st.st_mode) || access(path, R_OK | X_OK) < 0) {
-        snprintf(err, errlen, "%s: %s", *path ? path : "(empty)",
-                 !*path ? "a directory is needed (" DIR_USAGE ")" :
-                 errno && !S_ISDIR(st.st_mode) ? strerror(errno) : "not a readable directory");
+    const char *why = NULL;
+    if (!*path)
+        why = "a directory is needed (" DIR_USAGE ")";
+    else if (stat(path, &st) < 0)
+        why = strerror(errno);
+    else if (!S_ISDIR(st.st_mode))
+        why = "not a directory";
+    else if (access(path, R_OK | X_OK) < 0)
+        why = "not a readable directory";
+    if (why) {
+        snprintf(err, errlen, "%s: %s", *path ? path : "dir:", why);
         free(path);
         return -1;
     }

@@ -165,16 +165,33 @@ static void tp_assert_gone(pid_t pid)
 
 START_TEST(table)
 {
-    ck_assert_int_eq(transport_count(), 3);
-    const char *want[] = {"serial", "tcp", "sim"};
-    for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(transport_count(), 4);
+    const char *want[] = {"serial", "tcp", "sim", "dir"};
+    for (int i = 0; i < 4; i++) {
         ck_assert_str_eq(transport_at(i)->scheme, want[i]);
         ck_assert(util_startswith(transport_at(i)->usage, want[i]));
         ck_assert_ptr_nonnull(transport_at(i)->open);
         ck_assert_ptr_nonnull(transport_at(i)->close);
     }
     ck_assert_ptr_null(transport_at(-1));
-    ck_assert_ptr_null(transport_at(3));
+    ck_assert_ptr_null(transport_at(4));
+}
+END_TEST
+
+/* A directory written by the instrument's software: no byte stream; a missing one is an error
+ * naming it (the device layer then retries). */
+START_TEST(dir_transport)
+{
+    char err[256];
+    struct transport *t = transport_open("dir:/tmp", "topspin", err, sizeof err);
+    ck_assert_msg(t != NULL, "%s", err);
+    ck_assert_int_eq(t->fd, -1);
+    ck_assert_int_eq(t->real, 1);
+    transport_close(t);
+    ck_assert_ptr_null(transport_open("dir:/nonexistent/insitu", "topspin", err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/insitu"));
+    ck_assert_ptr_null(transport_open("dir:/etc/passwd", "topspin", err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "not a directory"));
 }
 END_TEST
 
@@ -182,11 +199,11 @@ START_TEST(unknown_scheme)
 {
     char err[256];
     ck_assert_ptr_null(transport_open("usb:0", "x", err, sizeof err));
-    ck_assert_str_eq(err, "unknown transport \"usb\" (serial, tcp, sim)");
+    ck_assert_str_eq(err, "unknown transport \"usb\" (serial, tcp, sim, dir)");
     ck_assert_ptr_null(transport_open(":x", "x", err, sizeof err));
-    ck_assert_str_eq(err, "unknown transport \"\" (serial, tcp, sim)");
+    ck_assert_str_eq(err, "unknown transport \"\" (serial, tcp, sim, dir)");
     ck_assert_ptr_null(transport_open("ttyUSB0", "x", err, sizeof err));
-    ck_assert_str_eq(err, "\"ttyUSB0\": expected SCHEME:ADDRESS, SCHEME one of serial, tcp, sim");
+    ck_assert_str_eq(err, "\"ttyUSB0\": expected SCHEME:ADDRESS, SCHEME one of serial, tcp, sim, dir");
     /* A short buffer truncates; it never overflows. */
     char small[8];
     ck_assert_ptr_null(transport_open("usb:0", "x", small, sizeof small));
@@ -958,6 +975,7 @@ Suite *transport_suite(void)
     TCase *tc = tcase_create("spec");
     tcase_add_test(tc, table);
     tcase_add_test(tc, unknown_scheme);
+    tcase_add_test(tc, dir_transport);
     tcase_add_test(tc, serial_spec_good);
     tcase_add_test(tc, serial_spec_bad);
     tcase_add_test(tc, tcp_spec_bad);
