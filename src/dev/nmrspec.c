@@ -236,7 +236,10 @@ static void nsp_free(struct device *d)
     struct nsp *n = d->drv_state;
     if (!n)
         return;
-    nsp_finish(d, NULL, "device removed");
+    /* the engine that asked goes away with the session: nobody to tell */
+    n->fn = NULL;
+    if (n->poll)
+        loop_timer_del(d->s->loop, n->poll);
     free(n->fid.data);
     free(n);
     d->drv_state = NULL;

@@ -12,6 +12,7 @@
 #include "insitu/clock.h"
 #include "insitu/loop.h"
 #include "insitu/msg.h"
+#include "insitu/nmrrun.h"
 #include "insitu/run.h"
 #include "insitu/session.h"
 #include "insitu/settings.h"
@@ -611,6 +612,10 @@ int device_remove(struct session *s, const char *name, char *err, size_t errlen)
             continue;
         if (d->on_state) {
             snprintf(err, errlen, "%s is in use (stop the cycler first)", name);
+            return -1;
+        }
+        if (d->drv->spectrometer && nmrrun_busy(s)) {
+            snprintf(err, errlen, "%s may be in use (`nmr stop` first)", name);
             return -1;
         }
         if (d->state == DEVICE_READY && d->drv->safe)

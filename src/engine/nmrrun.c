@@ -1224,9 +1224,10 @@ static void nmr_ref_finish(struct nmrrun *n, int ok, const char *msg)
     n->busy = 0;
     if (n->dev && n->dev->drv->spectrometer->sample)
         n->dev->drv->spectrometer->sample(n->dev, "cell");
+    /* waiters first: DONE may resume a script that starts (and waits for) the next thing */
+    nmr_idle_now(n);
     if (done)
         done(arg, ok, msg);
-    nmr_idle_now(n);
 }
 
 static void nmr_ref_fid(struct device *d, const struct spectro_fid *f, const char *why, void *arg)
