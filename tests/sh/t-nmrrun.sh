@@ -169,3 +169,34 @@ AUD
     run -c 'nmr import topspin empty'
     expect_rc 1 "an empty series"; expect_err "no finished experiment" "says so"
 fi
+
+# --- following TopSpin while it acquires ---------------------------------------------------------
+if [ -d "$B" ]; then
+    mkdir -p live
+    cat > follow.cmd <<'CMD'
+set nmr.topspin.poll 0.2s
+device add nmr topspin dir:live
+run start live
+nmr start 2
+nmr wait 60s
+run stop
+CMD
+    # TopSpin at work: expno 1 appears finished after the run started, expno 2 is created
+    # empty first (as TopSpin does) and acquired into a little later
+    ( sleep 1
+      mkdir -p live/1 live/2; cp "$B/acqus" "$B/fid" live/1/
+      now=$(date -u +'%Y-%m-%d %H:%M:%S.000 +0000')
+      printf '##TITLE= Audit trail\n##AUDIT TRAIL=  $$ (NUMBER, WHEN, WHO, WHERE, PROCESS, VERSION, WHAT)\n(   1,<%s>,<nmr>,<host>,<go>,<TOPSPIN 3.2>,\n      <created by zg\n\tstarted at %s>)\n##END=\n' "$now" "$now" > live/1/audita.txt
+      cp "$B/acqus" live/2/
+      sleep 1
+      cp "$B/fid" live/2/
+      printf '##TITLE= Audit trail\n##AUDIT TRAIL=  $$ (NUMBER, WHEN, WHO, WHERE, PROCESS, VERSION, WHAT)\n(   1,<%s>,<nmr>,<host>,<go>,<TOPSPIN 3.2>,\n      <created by zg\n\tstarted at %s>)\n##END=\n' "$(date -u +'%Y-%m-%d %H:%M:%S.000 +0000')" "$now" > live/2/audita.txt
+    ) &
+    run -x follow.cmd
+    wait
+    expect_rc 0 "following a TopSpin series as it is acquired"
+    expect_err "nmr: following nmr" "the driver follows the directory"
+    expect_err "acquisition ended (all spectra taken): 2 spectra" "both experiments taken as they finished"
+    f=$(ls "$RUNS"/*-live.nc)
+    check "expnos 1 and 2 in the run" test "$(vals nmr expno "$f" | tr '\n' ' ')" = "1 2 "
+fi
