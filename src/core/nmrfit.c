@@ -568,8 +568,10 @@ static double normal_solve(const double *g, const double *b, int nb, double yy, 
     gsl_vector_view B = gsl_vector_view_array(rhs, (size_t)nb);
     gsl_vector_view S = gsl_vector_view_array(sol, (size_t)nb);
     if (gsl_linalg_cholesky_decomp1(&A.matrix) ||
-        gsl_linalg_cholesky_solve(&A.matrix, &B.vector, &S.vector))
+        gsl_linalg_cholesky_solve(&A.matrix, &B.vector, &S.vector)) {
+        memset(sol, 0, (size_t)nb * sizeof *sol);
         return INFINITY;
+    }
     double chi2 = yy;
     for (int j = 0; j < nb; j++)
         chi2 -= sol[j] * b[j];
@@ -589,8 +591,8 @@ static void grid_start(struct fctx *c, gsl_vector *v, const int *need, double dx
     enum { NB = NMRFIT_MAX_PEAKS + 2, NW = 40 };
     long q = c->m / 128 > 1 ? c->m / 128 : 1, ns = (c->m + q - 1) / q;
     int nb = c->npk + 2;
-    double *col = util_malloc((size_t)(nb + 2) * (size_t)ns * sizeof *col);
-    double *cand = col + (size_t)nb * (size_t)ns, *best = cand + ns;
+    double *col = util_malloc((size_t)(nb + 3) * (size_t)ns * sizeof *col);
+    double *cand = col + (size_t)nb * (size_t)ns, *best = cand + ns, *ys = best + ns;
     double g[NB * NB], b[NB], sol[NB], yy = 0;
     struct phys ph[NMRFIT_MAX_PEAKS];
     decode(c, v, ph);
@@ -603,16 +605,12 @@ static void grid_start(struct fctx *c, gsl_vector *v, const int *need, double dx
         col[(size_t)(c->npk + 1) * ns + s] = (x - c->xc) * c->ixh;
         yy += c->y[s * q] * c->y[s * q];
     }
+    for (long s = 0; s < ns; s++)
+        ys[s] = c->y[s * q];
     for (int j = 0; j < nb; j++) {
-        b[j] = 0;
-        for (long s = 0; s < ns; s++)
-            b[j] += col[(size_t)j * ns + s] * c->y[s * q];
-        for (int l = 0; l <= j; l++) {
-            double d = 0;
-            for (long s = 0; s < ns; s++)
-                d += col[(size_t)j * ns + s] * col[(size_t)l * ns + s];
-            g[j * nb + l] = g[l * nb + j] = d;
-        }
+        b[j] = dot(col + (size_t)j * ns, ys, ns);
+        for (int l = 0; l <= j; l++)
+            g[j * nb + l] = g[l * nb + j] = dot(col + (size_t)j * ns, col + (size_t)l * ns, ns);
     }
     double width = fabs(c->x[c->m - 1] - c->x[0]);
     double wlo = 2 * (double)q * dx, wmin = exp(c->lwmin), wmax = exp(c->lwmax);
@@ -635,16 +633,9 @@ static void grid_start(struct fctx *c, gsl_vector *v, const int *need, double dx
                     w1 = w2 = w / 1.6376;
                 for (long s = 0; s < ns; s++)
                     cand[s] = shape_eval(f->shape, c->x[s * q] - pos, w1, w2, NULL);
-                for (int j = 0; j < nb; j++) {
-                    const double *cj = j == k ? cand : col + (size_t)j * ns;
-                    double d = 0;
-                    for (long s = 0; s < ns; s++)
-                        d += cand[s] * cj[s];
-                    gk[j] = d;
-                }
-                double bk = 0;
-                for (long s = 0; s < ns; s++)
-                    bk += cand[s] * c->y[s * q];
+                for (int j = 0; j < nb; j++)
+                    gk[j] = dot(cand, j == k ? cand : col + (size_t)j * ns, ns);
+                double bk = dot(cand, ys, ns);
                 double g2[NB * NB], b2[NB];
                 memcpy(g2, g, (size_t)(nb * nb) * sizeof *g2);
                 memcpy(b2, b, (size_t)nb * sizeof *b2);
