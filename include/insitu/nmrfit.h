@@ -80,12 +80,12 @@ struct nmrfit_peak {
     double pos_err, fwhm_err, area_err; /* out, 1 sigma; fwhm_err of the total FWHM */
     double eta_err;                     /* out, pvoigt (0 for the other shapes) */
     double gfwhm_err, lfwhm_err;        /* out, voigt (0 for the other shapes) */
-    int at_bound;       /* out: 1 when the position ended within 0.1 % of lo or hi (the
+    int at_bound;       /* out: 1 when the position ended within 0.1 % of hi - lo of a bound (the
                            data want it outside the range: its error is then only local) */
 };
 
 enum nmrfit_status {
-    NMRFIT_OK = 0,      /* converged (step or gradient below tolerance) */
+    NMRFIT_OK = 0,      /* converged (step, gradient or chi2 change below tolerance) */
     NMRFIT_MAXITER,     /* usable fit, but NMRFIT_MAX_ITER iterations without converging */
     NMRFIT_EINPUT,      /* failures (nmrfit_fit returns -1): bad arguments, NaN in the data,
                            too few points in the window */
