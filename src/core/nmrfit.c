@@ -364,7 +364,8 @@ static int project(struct fctx *c, const gsl_vector *v, double *r, size_t rstrid
     memcpy(c->chol, g, (size_t)(nb * nb) * sizeof *g);
     double a[NB];
     gsl_matrix_view G = gsl_matrix_view_array(c->chol, (size_t)nb, (size_t)nb);
-    gsl_vector_view B = gsl_vector_view_array(b, (size_t)nb), A = gsl_vector_view_array(a, (size_t)nb);
+    gsl_vector_view B = gsl_vector_view_array(b, (size_t)nb);
+    gsl_vector_view A = gsl_vector_view_array(a, (size_t)nb);
     c->cvalid = 0;
     if (gsl_linalg_cholesky_decomp1(&G.matrix) ||
         gsl_linalg_cholesky_solve(&G.matrix, &B.vector, &A.vector))
