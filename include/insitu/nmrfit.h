@@ -8,18 +8,28 @@
  *
  * The fit (nmrfit_fit) models, inside the window [wlo, whi] ppm,
  *     y(x) = base0 + base1 * x + sum_k area_k * profile_k(x)
- * with area-normalised profiles, and minimises the unweighted sum of squared residuals with
- * GSL's trust-region Levenberg-Marquardt (gsl_multifit_nlinear), all peaks jointly.
- * The fitted area of a peak is its profile's integral over ALL ppm, not only over the window.
+ * with area-normalised profiles, and minimises the unweighted sum of squared residuals over
+ * all peaks jointly.  The model is linear in the areas and the baseline, so GSL's
+ * trust-region Levenberg-Marquardt (gsl_multifit_nlinear) iterates on positions, widths and
+ * eta only, with the areas and the baseline solved by linear least squares at every step
+ * (variable projection: the same minimum in fewer iterations).  The fitted area of a peak is
+ * its profile's integral over ALL ppm, not only over the window.
  * Bounds are smooth transforms, so the solver itself is unconstrained:
  *     position  lo + (hi - lo) (1 + tanh u) / 2
- *     widths    exp(ln FWHM_MIN + (ln FWHM_MAX - ln FWHM_MIN) logistic(s))
+ *     widths    log-logistic between max(NMRFIT_FWHM_MIN, 2 point spacings) and
+ *               NMRFIT_FWHM_MAX (a line narrower than two points could hide between them)
  *     eta       logistic(v)
  *     area      free (may come out negative where the data hold no such peak: an honest
  *               estimate of zero, which keeps averages over a series unbiased)
- * Errors are 1 sigma, from the covariance at the solution scaled by chi2/dof.  The covariance
- * is taken in the physical parameters (which equals propagating the transformed one through the
- * transforms' derivatives, but stays meaningful where a bound is reached and tanh saturates).
+ * Errors are 1 sigma, from the covariance of all parameters (areas, positions, widths, eta,
+ * baseline) at the solution (gsl_multifit_nlinear_covar), scaled by chi2/dof.  It is taken in
+ * the physical parameters, which equals propagating the transformed one through the
+ * transforms' derivatives but stays meaningful where a bound is reached and tanh saturates.
+ * Convergence: GSL's step and gradient tests, or an iteration that lowers chi2 by less than
+ * 1e-4 of the noise variance (parameters then move by ~0.01 of their errors); at most
+ * NMRFIT_MAX_ITER iterations.  A peak that the data do not show (a shoulder before plating)
+ * often shrinks onto a noise spike two points wide: its area is then small with an error as
+ * large; its position and width mean nothing.
  *
  * Not thread-safe: GSL's error handler is switched off for the duration of a call. */
 #ifndef INSITU_NMRFIT_H
@@ -59,22 +69,23 @@ struct nmrfit_peak {
                            [lo, hi] (or NaN) starts from the middle. */
     double fwhm;        /* ppm. pvoigt, lorentz, gauss: the FWHM; voigt: the total FWHM
                            (Olivero-Longbothum: 0.5346 fL + sqrt(0.2166 fL^2 + fG^2)).
-                           <= 0 on input: estimated from the data (half-height width). */
+                           <= 0 on input: estimated from the data (the half-height width,
+                           then the best of widths sqrt 2 apart by the linear fit of all
+                           areas and the baseline, peak by peak). */
     double gfwhm, lfwhm; /* voigt: the components, ppm; <= 0 on input: both from fwhm */
     double eta;         /* pvoigt: Lorentzian fraction; outside (0, 1] on input: start at 0.5 */
-    double area;        /* out, intensity * ppm (the start always comes from a linear
-                           least-squares solve of areas and baseline at the starting
-                           positions and widths, so the value passed in is not used) */
+    double area;        /* out, intensity * ppm (never an input: the areas are solved
+                           linearly at every step) */
     double height;      /* out: the maximum of the profile, area * profile(pos) */
     double pos_err, fwhm_err, area_err; /* out, 1 sigma; fwhm_err of the total FWHM */
     double eta_err;                     /* out, pvoigt (0 for the other shapes) */
     double gfwhm_err, lfwhm_err;        /* out, voigt (0 for the other shapes) */
-    int at_bound;       /* out: 1 when the position ended within 0.1 % of lo or hi (the
+    int at_bound;       /* out: 1 when the position ended within 0.1 % of hi - lo of a bound (the
                            data want it outside the range: its error is then only local) */
 };
 
 enum nmrfit_status {
-    NMRFIT_OK = 0,      /* converged (step or gradient below tolerance) */
+    NMRFIT_OK = 0,      /* converged (step, gradient or chi2 change below tolerance) */
     NMRFIT_MAXITER,     /* usable fit, but NMRFIT_MAX_ITER iterations without converging */
     NMRFIT_EINPUT,      /* failures (nmrfit_fit returns -1): bad arguments, NaN in the data,
                            too few points in the window */
