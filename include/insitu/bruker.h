@@ -36,6 +36,10 @@ struct jcamp {
 int bruker_jcamp_parse(const char *text, size_t len, const char *file, struct jcamp *out,
                        struct bruker_err *err);
 int bruker_jcamp_load(const char *path, struct jcamp *out, struct bruker_err *err);
+/* A whole parameter or text file of at most MAX bytes (TopSpin's files are small: a larger one
+ * is not one of them), malloc'd with *LEN. NULL with ERR and errno (ENOENT for a missing file,
+ * EFBIG, EIO) on failure. */
+char *bruker_read_file(const char *path, long max, size_t *len, struct bruker_err *err);
 void bruker_jcamp_free(struct jcamp *j);
 
 /* Lookups (keys are case-sensitive, as TopSpin writes them). A missing key or a value that is

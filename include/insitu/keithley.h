@@ -27,7 +27,6 @@ int keithley_model_ok(enum keithley_dialect dialect, int model);
 int keithley_parse_read2400(const char *line, struct cycler_sample *s, double *t);
 /* 2450 :READ? "defbuffer1", READ, SOUR, REL: "v,i,t". */
 int keithley_parse_read2450(const char *line, struct cycler_sample *s, double *t);
-/* ":SYST:ERR?" -> code (0 = no error) and message. Returns 0 or -1. */
-int keithley_parse_error(const char *line, int *code, char *msg, size_t msglen);
+/* SYST:ERR? replies: scpi_parse_error (insitu/scpi.h). */
 
 #endif

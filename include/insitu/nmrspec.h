@@ -22,7 +22,6 @@ int nmrspec_parse_pars(const char *line, struct spectro_fid *f, char *err, size_
  * LEN must be exactly TD * 8 and every value finite. */
 int nmrspec_decode_fid(const char *data, size_t len, long td, double complex *out, char *err,
                        size_t errlen);
-/* SYST:ERR?: "<code>,\"text\"". Returns 0 or -1. */
-int nmrspec_parse_error(const char *line, int *code, char *msg, size_t msglen);
+/* SYST:ERR? replies: scpi_parse_error (insitu/scpi.h). */
 
 #endif

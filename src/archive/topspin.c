@@ -163,43 +163,6 @@ int topspin_time_parse(const char *s, double *t, const char **end, struct bruker
 
 /* ---- bounded files ----------------------------------------------------------------------- */
 
-/* Read a whole file of at most MAX bytes; NULL with ERR (and *ENO = errno for open failures,
- * so that a missing file can be told from a broken one). */
-static char *read_bounded(const char *path, long max, size_t *len, int *eno,
-                          struct bruker_err *err)
-{
-    *eno = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *eno = errno;
-        err_set(err, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct strbuf b = { 0 };
-    char buf[16384];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        if ((long)(b.len + n) > max) {
-            err_set(err, "%s: larger than %ld bytes: not what TopSpin writes", path, max);
-            strbuf_free(&b);
-            fclose(f);
-            *eno = EFBIG;
-            return NULL;
-        }
-        strbuf_add(&b, buf, n);
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        err_set(err, "%s: read error", path);
-        strbuf_free(&b);
-        *eno = EIO;
-        return NULL;
-    }
-    *len = b.len;
-    return strbuf_take(&b);
-}
-
 /* ---- audit trail ------------------------------------------------------------------------- */
 
 struct cursor {
@@ -578,8 +541,7 @@ static int acq_load(const char *expdir, struct acq_file *a, struct bruker_err *e
     memset(a, 0, sizeof *a);
     a->path = util_printf("%s/acqus", expdir);
     size_t len;
-    int eno;
-    char *text = read_bounded(a->path, ACQUS_MAX_BYTES, &len, &eno, err);
+    char *text = bruker_read_file(a->path, ACQUS_MAX_BYTES, &len, err);
     if (!text) {
         acq_file_free(a);
         return -1;
@@ -700,11 +662,10 @@ static int audit_load(const char *expdir, struct topspin_audit *audit, struct br
 {
     char *path = util_printf("%s/audita.txt", expdir);
     size_t len;
-    int eno;
-    char *text = read_bounded(path, AUDIT_MAX_BYTES, &len, &eno, err);
+    char *text = bruker_read_file(path, AUDIT_MAX_BYTES, &len, err);
     int rc;
     if (!text)
-        rc = eno == ENOENT ? 1 : -1;
+        rc = errno == ENOENT ? 1 : -1;
     else
         rc = audit_parse(text, len, path, audit, err);
     free(text);

@@ -250,12 +250,13 @@ int bruker_jcamp_parse(const char *text, size_t len, const char *file, struct jc
     return rc;
 }
 
-/* Read a whole (bounded) file. */
-static char *read_small_file(const char *path, long max, size_t *len, struct bruker_err *err)
+char *bruker_read_file(const char *path, long max, size_t *len, struct bruker_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        err_set(err, "%s: %s", path, strerror(errno));
+        int e = errno;
+        err_set(err, "%s: %s", path, strerror(e));
+        errno = e;
         return NULL;
     }
     struct strbuf b = { 0 };
@@ -263,9 +264,10 @@ static char *read_small_file(const char *path, long max, size_t *len, struct bru
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
         if ((long)(b.len + n) > max) {
-            err_set(err, "%s: larger than %ld bytes: not a parameter file", path, max);
+            err_set(err, "%s: larger than %ld bytes: not what TopSpin writes", path, max);
             strbuf_free(&b);
             fclose(f);
+            errno = EFBIG;
             return NULL;
         }
         strbuf_add(&b, buf, n);
@@ -275,6 +277,7 @@ static char *read_small_file(const char *path, long max, size_t *len, struct bru
     if (bad) {
         err_set(err, "%s: read error", path);
         strbuf_free(&b);
+        errno = EIO;
         return NULL;
     }
     *len = b.len;
@@ -285,7 +288,7 @@ int bruker_jcamp_load(const char *path, struct jcamp *out, struct bruker_err *er
 {
     memset(out, 0, sizeof *out);
     size_t len;
-    char *text = read_small_file(path, JCAMP_MAX_BYTES, &len, err);
+    char *text = bruker_read_file(path, JCAMP_MAX_BYTES, &len, err);
     if (!text)
         return -1;
     int rc = bruker_jcamp_parse(text, len, path, out, err);

@@ -13,6 +13,7 @@
 
 #include "insitu/clock.h"
 #include "insitu/device.h"
+#include "insitu/scpi.h"
 #include "insitu/settings.h"
 #include "insitu/util.h"
 
@@ -103,26 +104,6 @@ int keithley_parse_read2450(const char *line, struct cycler_sample *s, double *t
     return 0;
 }
 
-int keithley_parse_error(const char *line, int *code, char *msg, size_t msglen)
-{
-    char *end;
-    long c = strtol(line, &end, 10);
-    if (end == line || *end != ',')
-        return -1;
-    *code = (int)c;
-    const char *m = end + 1;
-    size_t n = strlen(m);
-    if (n >= 2 && m[0] == '"' && m[n - 1] == '"') {
-        m++;
-        n -= 2;
-    }
-    if (n >= msglen)
-        n = msglen - 1;
-    memcpy(msg, m, n);
-    msg[n] = '\0';
-    return 0;
-}
-
 /* ---- the driver ---- */
 
 struct kei {
@@ -178,7 +159,7 @@ static void kei_checked(struct device *d, const char *reply, void *arg)
     }
     int code;
     char msg[160];
-    if (keithley_parse_error(reply, &code, msg, sizeof msg) < 0) {
+    if (scpi_parse_error(reply, &code, msg, sizeof msg) < 0) {
         device_garbage(d, reply);
         return;
     }

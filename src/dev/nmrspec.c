@@ -16,6 +16,7 @@
 #include "insitu/clock.h"
 #include "insitu/device.h"
 #include "insitu/loop.h"
+#include "insitu/scpi.h"
 #include "insitu/session.h"
 #include "insitu/util.h"
 
@@ -165,26 +166,6 @@ int nmrspec_decode_fid(const char *data, size_t len, long td, double complex *ou
     return 0;
 }
 
-int nmrspec_parse_error(const char *line, int *code, char *msg, size_t msglen)
-{
-    char *end;
-    long c = strtol(line, &end, 10);
-    if (end == line || *end != ',')
-        return -1;
-    *code = (int)c;
-    const char *m = end + 1;
-    size_t n = strlen(m);
-    if (n >= 2 && m[0] == '"' && m[n - 1] == '"') {
-        m++;
-        n -= 2;
-    }
-    if (n >= msglen)
-        n = msglen - 1;
-    memcpy(msg, m, n);
-    msg[n] = 0;
-    return 0;
-}
-
 /* ---- the driver ---- */
 
 struct nsp {
@@ -259,7 +240,7 @@ static void nsp_ready(struct device *d, const char *reply, void *arg)
     }
     int code;
     char msg[160];
-    if (nmrspec_parse_error(reply, &code, msg, sizeof msg) < 0) {
+    if (scpi_parse_error(reply, &code, msg, sizeof msg) < 0) {
         device_garbage(d, reply);
         return;
     }
@@ -304,7 +285,7 @@ static void nsp_configured(struct device *d, const char *reply, void *arg)
     n->done = NULL;
     int code = -1;
     char msg[160] = "no reply";
-    if (reply && nmrspec_parse_error(reply, &code, msg, sizeof msg) < 0) {
+    if (reply && scpi_parse_error(reply, &code, msg, sizeof msg) < 0) {
         snprintf(msg, sizeof msg, "unexpected reply \"%.60s\"", reply);
         code = -1;
     }
@@ -446,7 +427,7 @@ static void nsp_started(struct device *d, const char *reply, void *arg)
         return;
     int code = -1;
     char msg[160] = "no reply";
-    if (!reply || nmrspec_parse_error(reply, &code, msg, sizeof msg) < 0 || code != 0) {
+    if (!reply || scpi_parse_error(reply, &code, msg, sizeof msg) < 0 || code != 0) {
         char why[200];
         snprintf(why, sizeof why, "ZG refused: %s", msg);
         nsp_finish(d, NULL, why);

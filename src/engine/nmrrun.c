@@ -1158,8 +1158,7 @@ void nmrrun_status(struct session *s, struct strbuf *out)
         strbuf_printf(out, "  series: %zu spectra, SI %ld, phase %.2f / %.2f degrees (%s)\n",
                       n->t->nrec, n->si, n->phc0, n->phc1, nmr_choice("nmr.phase"));
     if (n->active || n->taken || n->failed)
-        strbuf_printf(out, "  this acquisition: %ld taken, %ld failed%s\n", n->taken, n->failed,
-                      n->remaining > 0 ? "" : "");
+        strbuf_printf(out, "  this acquisition: %ld taken, %ld failed\n", n->taken, n->failed);
     if (n->active && n->remaining > 0)
         strbuf_printf(out, "  %ld to go\n", n->remaining);
     strbuf_printf(out, "  reference: SR %s\n", nmr_choice("nmr.sr"));
@@ -1372,13 +1371,11 @@ int nmrrun_reference(struct session *s, const char *name,
 
 int nmrrun_export_trend(struct session *s, const char *path, char *err, size_t errlen)
 {
-    struct nmrrun *n = nmr_of(s);
     struct run_table *t = s->run ? run_table_find(s->run, "nmr", "time") : NULL;
     if (!t || !t->nrec) {
         snprintf(err, errlen, "no NMR series in the active run");
         return -1;
     }
-    (void)n;
     char *tmp = util_printf("%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) {

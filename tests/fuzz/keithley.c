@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "insitu/keithley.h"
+#include "insitu/scpi.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     keithley_parse_read2400(s, &smp, &t);
     keithley_parse_read2450(s, &smp, &t);
     keithley_parse_idn(s, &id, err, sizeof err);
-    keithley_parse_error(s, &code, msg, sizeof msg);
+    scpi_parse_error(s, &code, msg, sizeof msg);
     free(s);
     return 0;
 }

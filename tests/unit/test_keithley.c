@@ -4,6 +4,7 @@
 
 #include "insitu/cycler.h"
 #include "insitu/keithley.h"
+#include "insitu/scpi.h"
 #include "insitu/session.h"
 #include "insitu/units.h"
 #include "suites.h"
@@ -60,12 +61,12 @@ START_TEST(read2450_and_errors)
     ck_assert_int_eq(keithley_parse_read2450("1,2", &s, &t), -1);
     int code;
     char msg[64];
-    ck_assert_int_eq(keithley_parse_error("0,\"No error\"", &code, msg, sizeof msg), 0);
+    ck_assert_int_eq(scpi_parse_error("0,\"No error\"", &code, msg, sizeof msg), 0);
     ck_assert_int_eq(code, 0);
     ck_assert_str_eq(msg, "No error");
-    ck_assert_int_eq(keithley_parse_error("-113,\"Undefined header\"", &code, msg, sizeof msg), 0);
+    ck_assert_int_eq(scpi_parse_error("-113,\"Undefined header\"", &code, msg, sizeof msg), 0);
     ck_assert_int_eq(code, -113);
-    ck_assert_int_eq(keithley_parse_error("garbage", &code, msg, sizeof msg), -1);
+    ck_assert_int_eq(scpi_parse_error("garbage", &code, msg, sizeof msg), -1);
 }
 END_TEST
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "insitu/nmrspec.h"
+#include "insitu/scpi.h"
 #include "suites.h"
 
 START_TEST(idn_and_stat)
@@ -97,12 +98,12 @@ START_TEST(errors)
 {
     int code;
     char msg[64];
-    ck_assert_int_eq(nmrspec_parse_error("0,\"No error\"", &code, msg, sizeof msg), 0);
+    ck_assert_int_eq(scpi_parse_error("0,\"No error\"", &code, msg, sizeof msg), 0);
     ck_assert_int_eq(code, 0);
     ck_assert_str_eq(msg, "No error");
-    ck_assert_int_eq(nmrspec_parse_error("-222,\"Data out of range\"", &code, msg, sizeof msg), 0);
+    ck_assert_int_eq(scpi_parse_error("-222,\"Data out of range\"", &code, msg, sizeof msg), 0);
     ck_assert_int_eq(code, -222);
-    ck_assert_int_eq(nmrspec_parse_error("nonsense", &code, msg, sizeof msg), -1);
+    ck_assert_int_eq(scpi_parse_error("nonsense", &code, msg, sizeof msg), -1);
 }
 END_TEST
 
