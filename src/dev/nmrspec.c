@@ -291,7 +291,7 @@ static void nsp_configured(struct device *d, const char *reply, void *arg)
     }
     n->have_acq = code == 0;
     if (done) {
-        char why[200];
+        char why[256];
         snprintf(why, sizeof why, "the spectrometer refused the parameters: %s", msg);
         done(d, code == 0, code == 0 ? NULL : why, n->done_arg);
     }
